@@ -1,0 +1,1 @@
+//! Binary encoding of records for storage (owned by the store author).

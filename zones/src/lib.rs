@@ -1,0 +1,35 @@
+//! Zone data for nameplate, with no sockets and no other workspace crate.
+//!
+//! - [`RRset`], [`Zone`] and [`ZoneSet`] hold the data. Owner names are stored
+//!   lowercase; lookups are case-insensitive.
+//! - [`ZoneSet::lookup`] answers a question by RFC 1034 §4.3.2 with RFC 4592
+//!   wildcards and RFC 2308 negative answers, returning an [`Answer`] value
+//!   that the DNS server encodes.
+//! - [`ChangeSet`] is the only way zone data changes: it is validated and
+//!   applied atomically, bumps the SOA serial and yields a [`JournalEntry`].
+//! - [`Store`] persists zones and the journal in sled and publishes immutable
+//!   [`ZoneSet`] snapshots that readers load without locking.
+//! - [`zonefile`] imports and exports RFC 1035 master files.
+
+mod change;
+mod codec;
+mod error;
+mod journal;
+mod lookup;
+mod rrset;
+mod store;
+mod zone;
+pub mod zonefile;
+mod zoneset;
+
+pub use change::{ChangeSet, Op};
+pub use error::Error;
+pub use journal::JournalEntry;
+pub use lookup::{Answer, Outcome};
+pub use rrset::RRset;
+pub use store::Store;
+pub use zone::Zone;
+pub use zoneset::ZoneSet;
+
+/// Re-exported so callers name the same types as this crate.
+pub use hickory_proto::rr::{Name, RData, Record, RecordType};
