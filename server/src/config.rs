@@ -1,0 +1,153 @@
+//! Configuration: the embedded default TOML, an optional file laid over it,
+//! then command-line overrides.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+/// The embedded default configuration, also the reference documentation.
+pub const DEFAULT_TOML: &str = include_str!("../default.toml");
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where zones and the journal are stored.
+    pub data_dir: PathBuf,
+    /// Logging.
+    pub log: Log,
+    /// The DNS listeners.
+    pub dns: Dns,
+    /// The platform zone created on first start.
+    pub platform: Platform,
+}
+
+/// Logging settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// The default level filter (RUST_LOG overrides it).
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// DNS listener settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dns {
+    /// UDP+TCP addresses.
+    pub listen: Vec<SocketAddr>,
+    /// UDP workers per address; 0 means one per CPU.
+    pub workers: usize,
+    /// Advertised EDNS0 payload size and largest UDP response.
+    pub udp_payload: u16,
+    /// TCP idle timeout in seconds.
+    pub tcp_idle_timeout_secs: u64,
+    /// Concurrent TCP connection limit.
+    pub tcp_max_connections: usize,
+}
+
+/// The platform zone's shape.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    /// The zone's apex, e.g. `apps.company.com`.
+    pub zone: String,
+    /// SOA RNAME.
+    pub hostmaster: String,
+    /// SOA MINIMUM: the negative-caching TTL.
+    pub negative_ttl: u32,
+    /// TTL of the SOA, NS and nameserver address records.
+    pub ttl: u32,
+    /// The nameservers published at the apex.
+    pub nameservers: Vec<Nameserver>,
+}
+
+/// One of the platform's nameservers.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nameserver {
+    /// Name relative to the platform zone (or absolute with a trailing dot).
+    pub name: String,
+    /// Addresses published for it.
+    pub addresses: Vec<IpAddr>,
+}
+
+impl Config {
+    /// The embedded default with `file` (if any) laid over it.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        let mut merged: toml::Table = DEFAULT_TOML.parse().context("embedded default config")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+            let overlay: toml::Table = text.parse().with_context(|| format!("parsing config {}", path.display()))?;
+            merge(&mut merged, overlay);
+        }
+        let config: Config = merged.try_into().context("invalid configuration")?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// UDP workers per address, resolving 0 to the CPU count.
+    pub fn udp_workers(&self) -> usize {
+        match self.dns.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        anyhow::ensure!(!self.dns.listen.is_empty(), "dns.listen must name at least one address");
+        anyhow::ensure!(!self.platform.nameservers.is_empty(), "platform.nameservers must not be empty");
+        anyhow::ensure!(self.dns.tcp_max_connections > 0, "dns.tcp_max_connections must be at least 1");
+        Ok(())
+    }
+}
+
+/// Lays `overlay` over `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_loads() {
+        let config = Config::load(None).expect("default config");
+        assert_eq!(config.platform.zone, "apps.company.com");
+        assert_eq!(config.dns.listen, vec!["127.0.0.1:5353".parse::<SocketAddr>().expect("addr")]);
+    }
+
+    #[test]
+    fn file_overrides_key_by_key_and_unknown_keys_fail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("n.toml");
+        std::fs::write(&path, "[dns]\nworkers = 3\n").expect("write");
+        let config = Config::load(Some(&path)).expect("overlay");
+        assert_eq!((config.dns.workers, config.dns.udp_payload), (3, 1232));
+        std::fs::write(&path, "[dns]\nworkerz = 3\n").expect("write");
+        let error = Config::load(Some(&path)).expect_err("typo must fail");
+        assert!(format!("{error:#}").contains("workerz"), "{error:#}");
+    }
+}

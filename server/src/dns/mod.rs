@@ -1,0 +1,34 @@
+//! The DNS wire side: listeners and the answer path. It uses `zones` only.
+//!
+//! - [`responder`]: the single entry point, bytes in and bytes out.
+//! - `question`, `cache`, `response`: the fast path's parser, the per-worker
+//!   cache of encoded responses, and the encoder (the one place outcomes
+//!   become RCODEs).
+//! - [`udp`], [`tcp`]: the listeners.
+
+mod cache;
+mod question;
+mod responder;
+mod response;
+pub mod tcp;
+pub mod udp;
+
+pub use responder::{Responder, Snapshots, Transport};
+
+/// Runs one packet through the whole answer path (fast and slow, UDP and TCP
+/// limits) against a small fixed zone set; the fuzz target calls this.
+pub fn fuzz_answer(packet: &[u8]) {
+    use std::sync::{Arc, OnceLock};
+    static ZONES: OnceLock<Arc<arc_swap::ArcSwap<zones::ZoneSet>>> = OnceLock::new();
+    let zones = ZONES.get_or_init(|| Arc::new(arc_swap::ArcSwap::from_pointee(crate::seed::fuzz_zones())));
+    let mut out = Vec::new();
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let mut responder = Responder::new(zones.clone(), 1232);
+        for _ in 0..2 {
+            if responder.answer(packet, transport, &mut out) {
+                let limit = if transport == Transport::Udp { 1232 } else { 65_535 };
+                assert!(out.len() <= limit, "response longer than the transport allows");
+            }
+        }
+    }
+}

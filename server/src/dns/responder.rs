@@ -1,0 +1,340 @@
+//! The one entry point for answering a DNS message: bytes in, bytes out.
+//!
+//! UDP workers, TCP connections and the fuzz target all call
+//! [`Responder::answer`]. Plain queries take the fast path (parse the
+//! question in place, answer from the per-worker cache, build and cache on a
+//! miss); everything else takes the slow path through hickory's full parser.
+
+use std::sync::Arc;
+
+use arc_swap::Guard;
+use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
+use zones::{Answer, Outcome, ZoneSet};
+
+use super::cache::{ResponseCache, patch};
+use super::question::{HEADER_LEN, Question};
+use super::response::{Echo, encode_answer, encode_error};
+
+/// The largest response over UDP to a query without EDNS0 (RFC 1035 §4.2.1).
+const CLASSIC_UDP_LIMIT: usize = 512;
+/// The largest DNS message over TCP (RFC 1035 §4.2.2).
+const TCP_LIMIT: usize = 65_535;
+
+/// Where the published zone snapshots come from.
+pub trait Snapshots: Send + Sync {
+    /// The current snapshot, cheaply (no lock, no reference-count traffic
+    /// for the common case).
+    fn load(&self) -> Guard<Arc<ZoneSet>>;
+}
+
+impl Snapshots for zones::Store {
+    fn load(&self) -> Guard<Arc<ZoneSet>> {
+        self.snapshots().load()
+    }
+}
+
+impl Snapshots for arc_swap::ArcSwap<ZoneSet> {
+    fn load(&self) -> Guard<Arc<ZoneSet>> {
+        arc_swap::ArcSwap::load(self)
+    }
+}
+
+/// The transport a message came over; it bounds the response size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: 512 bytes, or the EDNS0 payload size up to our own.
+    Udp,
+    /// TCP or TLS: 65535 bytes.
+    Tcp,
+}
+
+/// Answers DNS messages from the current zone snapshot. One per worker: it
+/// owns that worker's response cache.
+pub struct Responder {
+    snapshots: Arc<dyn Snapshots>,
+    cache: ResponseCache,
+    payload: u16,
+}
+
+impl Responder {
+    /// A responder over `snapshots` that advertises (and sends at most)
+    /// `udp_payload` bytes to EDNS0 clients, with a response cache.
+    pub fn new(snapshots: Arc<dyn Snapshots>, udp_payload: u16) -> Self {
+        Self { snapshots, cache: ResponseCache::with_default_capacity(), payload: udp_payload.max(512) }
+    }
+
+    /// The same without a response cache (for low-rate paths such as TCP).
+    pub fn uncached(snapshots: Arc<dyn Snapshots>, udp_payload: u16) -> Self {
+        Self { cache: ResponseCache::new(0), ..Self::new(snapshots, udp_payload) }
+    }
+
+    /// Answers `packet` into `out`. Returns `false` when nothing must be sent
+    /// (a response, or fewer bytes than a header).
+    pub fn answer(&mut self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        let snapshot = self.snapshots.load();
+        self.cache.validate(snapshot.generation());
+        match Question::parse(packet) {
+            Some(question) => {
+                self.answer_question(&snapshot, &question, transport, out);
+                true
+            }
+            None => self.answer_message(&snapshot, packet, transport, out),
+        }
+    }
+
+    /// The fast path: a plain query, from the cache when possible.
+    fn answer_question(&mut self, zones: &ZoneSet, question: &Question<'_>, transport: Transport, out: &mut Vec<u8>) {
+        let limit = self.limit(transport, question.edns.map(|e| e.payload));
+        if let Some(cached) = self.cache.get(question).filter(|c| c.len() <= limit) {
+            out.extend_from_slice(cached);
+            patch(out, question);
+            return;
+        }
+        let Some(qname) = lowercase_name(question.qname) else {
+            return out.extend(self.formerr(question));
+        };
+        let qtype = RecordType::from(question.qtype);
+        let answer = zones.lookup(&qname, qtype);
+        let echo = Echo {
+            id: u16::from_be_bytes(question.id),
+            op_code: OpCode::Query,
+            recursion_desired: question.flags[0] & 0x01 != 0,
+            checking_disabled: question.flags[1] & 0x10 != 0,
+            query: Some(Query::query(qname, qtype)),
+            edns_do: question.edns.map(|e| e.dnssec_ok),
+        };
+        let full = encode_answer(&echo, &answer, TCP_LIMIT, self.payload);
+        if is_cacheable(&answer) {
+            self.cache.insert(question, &full);
+        }
+        *out = if full.len() <= limit { full } else { encode_answer(&echo, &answer, limit, self.payload) };
+        patch(out, question);
+    }
+
+    /// The slow path: anything the question parser did not take.
+    fn answer_message(&self, zones: &ZoneSet, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> bool {
+        let Some(header) = packet.get(..HEADER_LEN) else { return false };
+        if header[2] & 0x80 != 0 {
+            return false; // a response: never answer one (RFC 1035 §7.3 loops)
+        }
+        let mut echo = Echo {
+            id: u16::from_be_bytes([header[0], header[1]]),
+            op_code: OpCode::from_u8((header[2] >> 3) & 0x0f),
+            recursion_desired: header[2] & 0x01 != 0,
+            checking_disabled: header[3] & 0x10 != 0,
+            query: None,
+            edns_do: None,
+        };
+        let message = match Message::from_vec(packet) {
+            Ok(message) => message,
+            Err(_) => {
+                *out = encode_error(&echo, ResponseCode::FormErr, self.payload);
+                return true;
+            }
+        };
+        echo.edns_do = message.edns.as_ref().map(|e| e.flags().dnssec_ok);
+        if message.queries.len() == 1 {
+            echo.query = message.queries.first().cloned();
+        }
+        *out = self.respond(zones, &message, echo, transport);
+        true
+    }
+
+    /// Decides the response to a fully parsed message.
+    fn respond(&self, zones: &ZoneSet, message: &Message, mut echo: Echo, transport: Transport) -> Vec<u8> {
+        let rcode = match (&echo.query, message.edns.as_ref()) {
+            _ if echo.op_code != OpCode::Query => ResponseCode::NotImp,
+            (None, _) => ResponseCode::FormErr,
+            (_, Some(edns)) if edns.version() > 0 => ResponseCode::BADVERS,
+            (Some(query), _) => match query_error(query) {
+                Some(rcode) => rcode,
+                None => return self.lookup(zones, message, &mut echo, transport),
+            },
+        };
+        encode_error(&echo, rcode, self.payload)
+    }
+
+    /// Answers a well-formed question found by the slow path.
+    fn lookup(&self, zones: &ZoneSet, message: &Message, echo: &mut Echo, transport: Transport) -> Vec<u8> {
+        let Some(query) = echo.query.as_mut() else { return Vec::new() };
+        let original = query.name().to_bytes().unwrap_or_default();
+        let qname = query.name().to_lowercase();
+        let answer = zones.lookup(&qname, query.query_type());
+        query.set_name(qname);
+        let limit = self.limit(transport, message.edns.as_ref().map(|e| e.max_payload()));
+        let mut out = encode_answer(echo, &answer, limit, self.payload);
+        if let Some(slot) = out.get_mut(HEADER_LEN..HEADER_LEN + original.len()) {
+            slot.copy_from_slice(&original); // the question as the client spelt it
+        }
+        out
+    }
+
+    /// The response size limit for a query.
+    fn limit(&self, transport: Transport, edns_payload: Option<u16>) -> usize {
+        match (transport, edns_payload) {
+            (Transport::Tcp, _) => TCP_LIMIT,
+            (Transport::Udp, None) => CLASSIC_UDP_LIMIT,
+            (Transport::Udp, Some(payload)) => usize::from(payload.min(self.payload)).max(CLASSIC_UDP_LIMIT),
+        }
+    }
+
+    fn formerr(&self, question: &Question<'_>) -> Vec<u8> {
+        let echo = Echo {
+            id: u16::from_be_bytes(question.id),
+            op_code: OpCode::Query,
+            recursion_desired: question.flags[0] & 0x01 != 0,
+            checking_disabled: question.flags[1] & 0x10 != 0,
+            query: None,
+            edns_do: question.edns.map(|e| e.dnssec_ok),
+        };
+        encode_error(&echo, ResponseCode::FormErr, self.payload)
+    }
+}
+
+/// The RCODE for a question we do not look up, if any.
+fn query_error(query: &Query) -> Option<ResponseCode> {
+    match (query.query_class(), query.query_type()) {
+        (DNSClass::IN, RecordType::OPT | RecordType::TSIG) => Some(ResponseCode::FormErr),
+        // Zone transfers come with the transfer work; until then they are refused.
+        (DNSClass::IN, RecordType::AXFR | RecordType::IXFR) => Some(ResponseCode::Refused),
+        (DNSClass::IN, RecordType::Unknown(253 | 254)) => Some(ResponseCode::NotImp),
+        (DNSClass::IN, _) => None,
+        _ => Some(ResponseCode::Refused),
+    }
+}
+
+/// Wildcard-synthesized answers depend on the query name; caching them would
+/// let random names push out the real working set.
+fn is_cacheable(answer: &Answer) -> bool {
+    !answer.synthesized && answer.outcome != Outcome::Refused
+}
+
+/// Decodes a wire name (as validated by the question parser) in lowercase.
+fn lowercase_name(wire: &[u8]) -> Option<Name> {
+    let mut lower = [0u8; 256];
+    let lower = lower.get_mut(..wire.len())?;
+    for (l, w) in lower.iter_mut().zip(wire) {
+        *l = w.to_ascii_lowercase();
+    }
+    Name::read(&mut BinDecoder::new(lower)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use arc_swap::ArcSwap;
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+    use hickory_proto::rr::{Name, RecordType};
+
+    use super::*;
+
+    fn responder() -> Responder {
+        Responder::new(Arc::new(ArcSwap::from_pointee(crate::seed::fuzz_zones())), 1232)
+    }
+
+    fn query(name: &str, qtype: RecordType, edns: Option<Edns>) -> Vec<u8> {
+        let mut message = Message::new(0x1234, MessageType::Query, OpCode::Query);
+        message.metadata.recursion_desired = true;
+        message.queries.push(Query::query(Name::from_ascii(name).expect("name"), qtype));
+        message.edns = edns;
+        message.to_vec().expect("encode")
+    }
+
+    fn ask(responder: &mut Responder, packet: &[u8], transport: Transport) -> Message {
+        let mut out = Vec::new();
+        assert!(responder.answer(packet, transport, &mut out), "no response");
+        Message::from_vec(&out).expect("response parses")
+    }
+
+    #[test]
+    fn cached_answer_keeps_id_rd_and_question_case() {
+        let mut responder = responder();
+        let first = ask(&mut responder, &query("app.team.prod.apps.company.com.", RecordType::A, None), Transport::Udp);
+        let mut second_query = query("APP.Team.prod.apps.company.com.", RecordType::A, None);
+        second_query[..2].copy_from_slice(&[0xbe, 0xef]);
+        second_query[2] &= !0x01; // RD off
+        let second = ask(&mut responder, &second_query, Transport::Udp);
+        assert_eq!(first.answers.len(), 1);
+        assert_eq!(second.metadata.id, 0xbeef);
+        assert!(!second.metadata.recursion_desired && first.metadata.recursion_desired);
+        assert!(second.metadata.authoritative);
+        assert_eq!(second.queries[0].name().to_ascii(), "APP.Team.prod.apps.company.com.");
+        assert_eq!(second.answers, first.answers.iter().map(|r| {
+            let mut r = r.clone();
+            r.name = Name::from_ascii("APP.Team.prod.apps.company.com.").expect("name");
+            r
+        }).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn wildcard_answers_own_the_query_name() {
+        let mut responder = responder();
+        let reply = ask(&mut responder, &query("pr-7.team.preview.apps.company.com.", RecordType::A, None), Transport::Udp);
+        assert_eq!(reply.answers[0].name.to_ascii(), "pr-7.team.preview.apps.company.com.");
+        assert_eq!(reply.answers[0].record_type(), RecordType::CNAME);
+        assert_eq!(reply.answers[1].record_type(), RecordType::A);
+    }
+
+    #[test]
+    fn edns_version_1_gets_badvers_with_opt() {
+        let mut edns = Edns::new();
+        edns.set_version(1);
+        let reply = ask(&mut responder(), &query("apps.company.com.", RecordType::SOA, Some(edns)), Transport::Udp);
+        // BADVERS and BADSIG share code 16; hickory decodes it as BADSIG.
+        assert_eq!(u16::from(reply.metadata.response_code), u16::from(ResponseCode::BADVERS));
+        assert!(reply.edns.is_some() && reply.answers.is_empty());
+    }
+
+    #[test]
+    fn do_bit_is_echoed() {
+        let mut edns = Edns::new();
+        edns.set_dnssec_ok(true).set_max_payload(4096);
+        let reply = ask(&mut responder(), &query("apps.company.com.", RecordType::SOA, Some(edns)), Transport::Udp);
+        let echoed = reply.edns.expect("OPT in response");
+        assert!(echoed.flags().dnssec_ok);
+        assert_eq!(echoed.max_payload(), 1232);
+    }
+
+    #[test]
+    fn other_opcodes_get_notimp_and_garbage_formerr() {
+        let mut packet = query("apps.company.com.", RecordType::SOA, None);
+        packet[2] = (packet[2] & 0x87) | (2 << 3); // STATUS
+        assert_eq!(ask(&mut responder(), &packet, Transport::Udp).metadata.response_code, ResponseCode::NotImp);
+        let mut garbage = query("apps.company.com.", RecordType::SOA, None);
+        garbage.truncate(15);
+        assert_eq!(ask(&mut responder(), &garbage, Transport::Tcp).metadata.response_code, ResponseCode::FormErr);
+    }
+
+    #[test]
+    fn responses_and_runts_get_nothing() {
+        let mut packet = query("apps.company.com.", RecordType::SOA, None);
+        packet[2] |= 0x80;
+        let mut out = Vec::new();
+        assert!(!responder().answer(&packet, Transport::Udp, &mut out));
+        assert!(!responder().answer(&packet[..11], Transport::Udp, &mut out));
+    }
+
+    #[test]
+    fn outside_every_zone_is_refused() {
+        let reply = ask(&mut responder(), &query("example.org.", RecordType::A, None), Transport::Udp);
+        assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+        assert!(!reply.metadata.authoritative);
+    }
+
+    #[test]
+    fn udp_limit_truncates_but_tcp_does_not() {
+        let mut responder = responder();
+        // A referral's answer is tiny; use ANY at the apex with a 512-byte limit instead:
+        // SOA + NS + glue fits, so force the issue with a small synthetic check on limit().
+        assert_eq!(responder.limit(Transport::Udp, None), 512);
+        assert_eq!(responder.limit(Transport::Udp, Some(100)), 512);
+        assert_eq!(responder.limit(Transport::Udp, Some(4096)), 1232);
+        assert_eq!(responder.limit(Transport::Tcp, None), 65_535);
+        let reply = ask(&mut responder, &query("ext.apps.company.com.", RecordType::A, None), Transport::Udp);
+        assert!(!reply.metadata.authoritative && !reply.metadata.truncation);
+        assert_eq!(reply.authorities[0].record_type(), RecordType::NS);
+        assert_eq!(reply.additionals.len(), 1);
+    }
+}

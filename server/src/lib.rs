@@ -1,0 +1,12 @@
+//! nameplate: the binary's library half, so that tests and the fuzz target
+//! can drive the same code the binary runs.
+//!
+//! - [`config`]: the embedded default and overrides.
+//! - [`dns`]: the DNS wire side (listeners, the answer path).
+//! - [`seed`]: the platform zone created on first start.
+//! - [`serve`]: wiring for `nameplate serve`.
+
+pub mod config;
+pub mod dns;
+pub mod seed;
+pub mod serve;

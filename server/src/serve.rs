@@ -1,0 +1,78 @@
+//! `nameplate serve`: open the store, seed it, start the listeners, run
+//! until SIGINT or SIGTERM.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use zones::Store;
+
+use crate::config::Config;
+use crate::dns::{self, Snapshots};
+
+/// Runs the server with `config` until a termination signal.
+pub fn run(config: &Config) -> Result<()> {
+    let store = Arc::new(open_store(config)?);
+    seed_if_empty(&store, config)?;
+    let snapshots: Arc<dyn Snapshots> = store.clone();
+    let workers = config.udp_workers();
+    for addr in &config.dns.listen {
+        dns::udp::spawn(*addr, workers, snapshots.clone(), config.dns.udp_payload)
+            .with_context(|| format!("binding UDP {addr}"))?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("nameplate-io")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let limits = dns::tcp::Limits {
+            idle_timeout: Duration::from_secs(config.dns.tcp_idle_timeout_secs),
+            max_connections: config.dns.tcp_max_connections,
+        };
+        for addr in &config.dns.listen {
+            let accept = dns::tcp::bind(*addr, snapshots.clone(), config.dns.udp_payload, limits)
+                .await
+                .with_context(|| format!("binding TCP {addr}"))?;
+            tokio::spawn(accept);
+        }
+        let zones = store.snapshot().zones().len();
+        tracing::info!(listen = ?config.dns.listen, workers, zones, "nameplate is serving DNS");
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        anyhow::Ok(())
+    })?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+/// Opens the store in the configured data directory.
+pub fn open_store(config: &Config) -> Result<Store> {
+    Store::open(&config.data_dir).with_context(|| format!("opening data directory {}", config.data_dir.display()))
+}
+
+/// Creates the platform zone unless the store already holds a zone.
+fn seed_if_empty(store: &Store, config: &Config) -> Result<()> {
+    if !store.snapshot().is_empty() {
+        return Ok(());
+    }
+    let zone = crate::seed::platform_zone(&config.platform)?;
+    tracing::info!(zone = %zone.apex(), "empty data directory: creating the platform zone");
+    store.put_zone(zone, "nameplate", "first start", SystemTime::now())?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
