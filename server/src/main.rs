@@ -95,7 +95,9 @@ fn run(cli: Cli) -> Result<()> {
             init_logging(&config);
             nameplate::serve::run(&config)
         }
-        Command::Zone(ZoneCommand::Import { file, origin, common }) => import(&load(&common)?, &file, origin.as_deref()),
+        Command::Zone(ZoneCommand::Import { file, origin, common }) => {
+            import(&load(&common)?, &file, origin.as_deref())
+        }
         Command::Zone(ZoneCommand::Export { name, common }) => export(&load(&common)?, &name),
         Command::Config => {
             print!("{DEFAULT_TOML}");
@@ -132,7 +134,8 @@ fn serve_config(args: &ServeArgs) -> Result<Config> {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

@@ -1,44 +1,563 @@
-//! Persistence in sled. STUB: being written; the API below is the contract.
+//! Persistence in sled, and the published snapshots.
+//!
+//! Writers are serialized by one mutex. A write applies its change to the
+//! current zone in memory, writes every key it touches in one sled batch (so
+//! it is atomic), flushes sled (so it is durable), and only then publishes the
+//! new [`ZoneSet`] and returns: a change is acknowledged exactly when it is
+//! on disk. Readers load the published snapshot without locking.
+//!
+//! # Layout
+//!
+//! One sled tree (the default one), so that one batch covers records, meta
+//! and journal. Names in keys are lowercase, fully qualified presentation
+//! text (`example.com.`), which never holds a NUL byte; values are encoded by
+//! the `codec` module, which documents their format.
+//!
+//! ```text
+//! z\0<apex>                         -> meta: serial, journal sequence range
+//! r\0<apex>\0<owner>\0<type u16 BE> -> one RRset (owner, type, TTL, rdatas)
+//! j\0<apex>\0<seq u64 BE>           -> one journal entry, oldest first
+//! ```
+//!
+//! The journal keeps the most recent entries per zone, 10 000 unless
+//! [`Store::set_journal_limit`] says otherwise; older ones are deleted in the
+//! batch that adds a new one. A zone's first entry (from [`Store::put_zone`]
+//! on a new apex) has an empty `removed` list and `from_serial` equal to
+//! `to_serial`.
+//!
+//! The directory is locked with an exclusive `flock` on `<dir>/LOCK` for as
+//! long as the store is open, so a second process (or a second open in this
+//! one) gets [`Error::Locked`] at once instead of waiting.
 
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{self, File};
+use std::io;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use hickory_proto::rr::Name;
+use fs2::FileExt;
+use hickory_proto::rr::{Name, Record, RecordType};
 
+use crate::change::{bump_serial, check_name, diff};
+use crate::codec::{self, Meta};
 use crate::{ChangeSet, Error, JournalEntry, Zone, ZoneSet};
+
+/// How many journal entries per zone are kept unless set otherwise.
+pub(crate) const DEFAULT_JOURNAL_LIMIT: u64 = 10_000;
 
 /// The durable zone store: zones and journal in sled, snapshots in memory.
 pub struct Store {
+    db: sled::Db,
     current: ArcSwap<ZoneSet>,
+    writer: Mutex<Writer>,
+    _lock: File,
+}
+
+/// State only writers touch, under the writer mutex.
+struct Writer {
+    metas: HashMap<Name, Meta>,
+    journal_limit: u64,
+    /// Set when a batch may have reached sled but not the snapshot; later
+    /// writes are refused until the store is reopened.
+    failed: bool,
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir` and loads every zone.
-    pub fn open(_dir: &Path) -> Result<Self, Error> {
-        Ok(Self { current: ArcSwap::from_pointee(ZoneSet::new()) })
+    /// Opens (or creates) the store in `dir` and loads every zone. Fails at
+    /// once with [`Error::Locked`] when another open store holds `dir`.
+    pub fn open(dir: &Path) -> Result<Self, Error> {
+        fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+        let lock = lock_dir(dir)?;
+        let db = sled::Config::new().path(dir).open().map_err(|e| open_error(dir, e))?;
+        let (zones, metas) = load(&db)?;
+        let writer = Writer { metas, journal_limit: DEFAULT_JOURNAL_LIMIT, failed: false };
+        Ok(Self { db, current: ArcSwap::from_pointee(zones), writer: Mutex::new(writer), _lock: lock })
     }
+
     /// The published snapshots, for readers that load on every query.
     pub fn snapshots(&self) -> &ArcSwap<ZoneSet> {
         &self.current
     }
+
     /// The current snapshot.
     pub fn snapshot(&self) -> Arc<ZoneSet> {
         self.current.load_full()
     }
-    /// Applies, persists (flushed) and publishes a change set.
-    pub fn commit(&self, _cs: &ChangeSet, _now: SystemTime) -> Result<JournalEntry, Error> {
-        todo!()
+
+    /// Keeps at most `limit` (at least 1) journal entries per zone from the
+    /// next write of each zone on.
+    pub fn set_journal_limit(&self, limit: u64) -> Result<(), Error> {
+        self.lock_writer()?.journal_limit = limit.max(1);
+        Ok(())
     }
-    /// Creates or replaces a whole zone.
-    pub fn put_zone(&self, zone: Zone, _author: &str, _reason: &str, _now: SystemTime) -> Result<JournalEntry, Error> {
-        let next = self.current.load().with_zone(Arc::new(zone));
-        self.current.store(Arc::new(next));
-        todo!()
+
+    /// Applies, persists (flushed) and publishes a change set. A change set
+    /// that changes nothing is not written; its entry has equal serials.
+    pub fn commit(&self, cs: &ChangeSet, now: SystemTime) -> Result<JournalEntry, Error> {
+        let mut writer = self.lock_writer()?;
+        let apex = canonical(&cs.zone);
+        let zone = self.current.load().get(&apex).cloned().ok_or_else(|| Error::NoSuchZone(apex.clone()))?;
+        let (next, mut entry) = cs.apply(&zone, now)?;
+        entry.zone = apex.clone();
+        if entry.removed.is_empty() && entry.added.is_empty() {
+            return Ok(entry);
+        }
+        let mut batch = sled::Batch::default();
+        for (owner, rtype) in touched_rrsets(&entry) {
+            match next.rrset(&owner, rtype) {
+                Some(set) => batch.insert(rrset_key(&apex, &owner, rtype), codec::encode_rrset(set)?),
+                None => batch.remove(rrset_key(&apex, &owner, rtype)),
+            }
+        }
+        let meta = writer.journal(&mut batch, &entry)?;
+        self.write(&mut writer, batch)?;
+        writer.metas.insert(apex, meta);
+        self.publish(|set| set.with_zone(Arc::new(next)));
+        Ok(entry)
     }
-    /// Deletes a zone.
-    pub fn delete_zone(&self, _apex: &Name, _author: &str, _now: SystemTime) -> Result<(), Error> {
-        todo!()
+
+    /// Creates or replaces a whole zone, journaled as the difference from the
+    /// zone it replaces. When it replaces a zone, its serial is moved past
+    /// the old one unless it is ahead already (RFC 1982). The zone must pass
+    /// the checks a change set passes: CNAMEs alone, only glue below cuts.
+    pub fn put_zone(&self, zone: Zone, author: &str, reason: &str, now: SystemTime) -> Result<JournalEntry, Error> {
+        let mut writer = self.lock_writer()?;
+        let mut zone = zone;
+        let apex = zone.apex().clone();
+        check_zone(&zone)?;
+        let old = self.current.load().get(&apex).cloned();
+        if let Some(old) = &old {
+            bump_serial(&mut zone, old.serial());
+        }
+        let mut entry = full_diff(old.as_deref(), &zone);
+        (entry.author, entry.reason, entry.at_unix) = (author.to_owned(), reason.to_owned(), unix(now));
+        let mut batch = self.remove_prefix(&rrset_prefix(&apex))?;
+        for set in zone.rrsets() {
+            batch.insert(rrset_key(&apex, set.name(), set.rtype()), codec::encode_rrset(set)?);
+        }
+        let meta = writer.journal(&mut batch, &entry)?;
+        self.write(&mut writer, batch)?;
+        writer.metas.insert(apex, meta);
+        self.publish(|set| set.with_zone(Arc::new(zone)));
+        Ok(entry)
+    }
+
+    /// Deletes a zone with its records and its journal.
+    pub fn delete_zone(&self, apex: &Name, _author: &str, _now: SystemTime) -> Result<(), Error> {
+        let mut writer = self.lock_writer()?;
+        let apex = canonical(apex);
+        if self.current.load().get(&apex).is_none() {
+            return Err(Error::NoSuchZone(apex));
+        }
+        let mut batch = self.remove_prefix(&rrset_prefix(&apex))?;
+        for key in self.db.scan_prefix(journal_prefix(&apex)).keys() {
+            batch.remove(key?);
+        }
+        batch.remove(zone_key(&apex));
+        self.write(&mut writer, batch)?;
+        writer.metas.remove(&apex);
+        self.publish(|set| set.without_zone(&apex));
+        Ok(())
+    }
+
+    /// The journal of the zone at `apex`, oldest entry first.
+    pub fn journal(&self, apex: &Name) -> Result<Vec<JournalEntry>, Error> {
+        let apex = canonical(apex);
+        if self.current.load().get(&apex).is_none() {
+            return Err(Error::NoSuchZone(apex));
+        }
+        self.db.scan_prefix(journal_prefix(&apex)).values().map(|value| codec::decode_entry(&value?)).collect()
+    }
+
+    fn lock_writer(&self) -> Result<MutexGuard<'_, Writer>, Error> {
+        let writer = self.writer.lock().map_err(|_| Error::Storage("a writer panicked".into()))?;
+        if writer.failed {
+            return Err(Error::Storage("an earlier write failed; reopen the store".into()));
+        }
+        Ok(writer)
+    }
+
+    /// A batch that removes every key under `prefix`.
+    fn remove_prefix(&self, prefix: &[u8]) -> Result<sled::Batch, Error> {
+        let mut batch = sled::Batch::default();
+        for key in self.db.scan_prefix(prefix).keys() {
+            batch.remove(key?);
+        }
+        Ok(batch)
+    }
+
+    /// Applies `batch` atomically and waits until it is on disk.
+    fn write(&self, writer: &mut Writer, batch: sled::Batch) -> Result<(), Error> {
+        let result = self.db.apply_batch(batch).and_then(|()| self.db.flush().map(drop));
+        writer.failed = result.is_err();
+        Ok(result?)
+    }
+
+    /// Publishes the successor of the current snapshot (callers hold the writer lock).
+    fn publish(&self, next: impl FnOnce(&ZoneSet) -> ZoneSet) {
+        let successor = next(&self.current.load());
+        self.current.store(Arc::new(successor));
+    }
+}
+
+impl Writer {
+    /// Adds `entry` to `batch` as the zone's next journal entry with the new
+    /// meta, trimming the oldest entries past the limit; returns the new meta.
+    fn journal(&self, batch: &mut sled::Batch, entry: &JournalEntry) -> Result<Meta, Error> {
+        let apex = &entry.zone;
+        let mut meta = self.metas.get(apex).copied().unwrap_or_default();
+        batch.insert(journal_key(apex, meta.next_seq), codec::encode_entry(entry)?);
+        meta.next_seq += 1;
+        meta.serial = entry.to_serial;
+        let first = meta.first_seq.max(meta.next_seq.saturating_sub(self.journal_limit));
+        for seq in meta.first_seq..first {
+            batch.remove(journal_key(apex, seq));
+        }
+        meta.first_seq = first;
+        batch.insert(zone_key(apex), codec::encode_meta(&meta));
+        Ok(meta)
+    }
+}
+
+/// Reads every zone and its meta.
+fn load(db: &sled::Db) -> Result<(ZoneSet, HashMap<Name, Meta>), Error> {
+    let mut zones = ZoneSet::new();
+    let mut metas = HashMap::new();
+    for item in db.scan_prefix(b"z\0") {
+        let (key, value) = item?;
+        let apex = name_from_key(&key[2..])?;
+        let meta = codec::decode_meta(&value)?;
+        let zone = load_zone(db, &apex)?;
+        if zone.serial() != meta.serial {
+            return Err(Error::Corrupt(format!("zone {apex}: serial {} but meta says {}", zone.serial(), meta.serial)));
+        }
+        zones = zones.with_zone(Arc::new(zone));
+        metas.insert(apex, meta);
+    }
+    Ok((zones, metas))
+}
+
+fn load_zone(db: &sled::Db, apex: &Name) -> Result<Zone, Error> {
+    let mut sets = Vec::new();
+    for item in db.scan_prefix(rrset_prefix(apex)) {
+        let (key, value) = item?;
+        let set = codec::decode_rrset(&value)?;
+        if *key != *rrset_key(apex, set.name(), set.rtype()) {
+            return Err(Error::Corrupt(format!("zone {apex}: RRset {} {} under another key", set.name(), set.rtype())));
+        }
+        sets.push(set);
+    }
+    Zone::from_rrsets(apex, sets).map_err(|e| Error::Corrupt(format!("zone {apex}: {e}")))
+}
+
+/// Checks every owner name of a whole zone as a change set would.
+fn check_zone(zone: &Zone) -> Result<(), Error> {
+    let names: BTreeSet<&Name> = zone.rrsets().into_iter().map(|s| s.name()).collect();
+    names.into_iter().try_for_each(|name| check_name(zone, name))
+}
+
+/// The journal entry that turns `old` (or nothing) into `new`; the caller
+/// fills in who, why and when.
+fn full_diff(old: Option<&Zone>, new: &Zone) -> JournalEntry {
+    let empty = Zone::empty(new.apex());
+    let before = old.unwrap_or(&empty);
+    let names: BTreeSet<&Name> = before.rrsets().into_iter().chain(new.rrsets()).map(|s| s.name()).collect();
+    let (removed, added) = diff(before, new, names.into_iter());
+    let without_soa = |records: Vec<Record>| records.into_iter().filter(|r| r.record_type() != RecordType::SOA);
+    let mut removed_all: Vec<Record> = old.map(|z| z.soa().records().collect()).unwrap_or_default();
+    removed_all.extend(without_soa(removed));
+    let mut added_all: Vec<Record> = new.soa().records().collect();
+    added_all.extend(without_soa(added));
+    JournalEntry {
+        zone: new.apex().clone(),
+        from_serial: old.map_or(new.serial(), Zone::serial),
+        to_serial: new.serial(),
+        removed: removed_all,
+        added: added_all,
+        author: String::new(),
+        reason: String::new(),
+        at_unix: 0,
+    }
+}
+
+/// Every (owner, type) whose records an entry adds or removes.
+fn touched_rrsets(entry: &JournalEntry) -> BTreeSet<(Name, RecordType)> {
+    entry.removed.iter().chain(&entry.added).map(|r| (canonical(&r.name), r.record_type())).collect()
+}
+
+fn unix(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// `name` lowercase and fully qualified, as zones store names.
+fn canonical(name: &Name) -> Name {
+    let mut name = name.to_lowercase();
+    name.set_fqdn(true);
+    name
+}
+
+fn key_text(name: &Name) -> String {
+    canonical(name).to_ascii()
+}
+
+fn zone_key(apex: &Name) -> Vec<u8> {
+    [b"z\0", key_text(apex).as_bytes()].concat()
+}
+
+fn rrset_prefix(apex: &Name) -> Vec<u8> {
+    [b"r\0", key_text(apex).as_bytes(), b"\0"].concat()
+}
+
+fn rrset_key(apex: &Name, owner: &Name, rtype: RecordType) -> Vec<u8> {
+    let owner = key_text(owner);
+    [&rrset_prefix(apex), owner.as_bytes(), b"\0", &u16::from(rtype).to_be_bytes()].concat()
+}
+
+fn journal_prefix(apex: &Name) -> Vec<u8> {
+    [b"j\0", key_text(apex).as_bytes(), b"\0"].concat()
+}
+
+fn journal_key(apex: &Name, seq: u64) -> Vec<u8> {
+    [journal_prefix(apex), seq.to_be_bytes().to_vec()].concat()
+}
+
+fn name_from_key(text: &[u8]) -> Result<Name, Error> {
+    let text = std::str::from_utf8(text).map_err(|e| Error::Corrupt(format!("zone key: {e}")))?;
+    Name::from_ascii(text).map_err(|e| Error::Corrupt(format!("zone key {text:?}: {e}")))
+}
+
+/// Takes the exclusive lock on `<dir>/LOCK`, failing at once if it is held.
+fn lock_dir(dir: &Path) -> Result<File, Error> {
+    let path = dir.join("LOCK");
+    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path);
+    let file = file.map_err(|e| io_error(&path, e))?;
+    match file.try_lock_exclusive() {
+        Ok(()) => Ok(file),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(Error::Locked(dir.display().to_string())),
+        Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {
+            Err(Error::Locked(dir.display().to_string()))
+        }
+        Err(e) => Err(io_error(&path, e)),
+    }
+}
+
+fn io_error(path: &Path, e: io::Error) -> Error {
+    Error::Storage(format!("{}: {e}", path.display()))
+}
+
+/// sled reports its own lock failure as an I/O error; keep it a lock error.
+fn open_error(dir: &Path, e: sled::Error) -> Error {
+    match e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            Error::Locked(dir.display().to_string())
+        }
+        sled::Error::Corruption { .. } => Error::Corrupt(e.to_string()),
+        e => Error::from(e),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use hickory_proto::rr::RData;
+    use hickory_proto::rr::rdata::{A, TXT};
+    use tempfile::TempDir;
+
+    use super::*;
+    use crate::{Op, zonefile};
+
+    const ZONE: &str = "$ORIGIN example.com.\n@ 3600 IN SOA ns1 hostmaster 10 3600 600 604800 60\n\
+                        @ 3600 IN NS ns1\nns1 60 IN A 192.0.2.1\nwww 60 IN A 192.0.2.80\n";
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn apex() -> Name {
+        name("example.com.")
+    }
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    /// A store in a fresh directory holding the zone above.
+    fn store() -> (TempDir, Store) {
+        let dir = TempDir::new().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.put_zone(zonefile::parse(ZONE, None).unwrap(), "import", "test zone", now()).unwrap();
+        (dir, store)
+    }
+
+    fn add_txt(owner: &str, text: &str) -> ChangeSet {
+        let mut cs = ChangeSet::new(&apex(), "alice", "add TXT");
+        let record = Record::from_rdata(name(owner), 60, RData::TXT(TXT::new(vec![text.into()])));
+        cs.push(Op::Add(record));
+        cs
+    }
+
+    fn text_of(zone: &ZoneSet) -> String {
+        zonefile::write(zone.get(&apex()).unwrap())
+    }
+
+    #[test]
+    fn commits_are_published_and_survive_a_reopen() {
+        let (dir, store) = store();
+        let entry = store.commit(&add_txt("t.example.com.", "one"), now()).unwrap();
+        assert_eq!((entry.from_serial, entry.to_serial), (10, 11));
+        let mut remove = ChangeSet::new(&apex(), "bob", "cleanup");
+        remove.push(Op::RemoveName(name("www.example.com.")));
+        store.commit(&remove, now()).unwrap();
+        let before = store.snapshot();
+        assert!(before.get(&apex()).unwrap().rrset(&name("t.example.com."), RecordType::TXT).is_some());
+        assert_eq!(store.snapshots().load().generation(), before.generation());
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(text_of(&store.snapshot()), text_of(&before));
+        let journal = store.journal(&apex()).unwrap();
+        let serials: Vec<(u32, u32)> = journal.iter().map(|e| (e.from_serial, e.to_serial)).collect();
+        assert_eq!(serials, [(10, 10), (10, 11), (11, 12)]);
+        assert_eq!((journal[2].author.as_str(), journal[2].reason.as_str()), ("bob", "cleanup"));
+        assert_eq!(journal[2].at_unix, 1_700_000_000);
+    }
+
+    #[test]
+    fn a_failed_or_empty_change_set_writes_nothing() {
+        let (dir, store) = store();
+        let generation = store.snapshot().generation();
+        let mut bad = add_txt("ok.example.com.", "fine");
+        bad.push(Op::Add(Record::from_rdata(name("x.example.net."), 60, RData::A(A::new(1, 2, 3, 4)))));
+        assert!(matches!(store.commit(&bad, now()), Err(Error::OutOfZone { .. })));
+        let mut nothing = ChangeSet::new(&apex(), "alice", "no-op");
+        nothing.push(Op::RemoveName(name("absent.example.com.")));
+        let entry = store.commit(&nothing, now()).unwrap();
+        assert_eq!((entry.from_serial, entry.to_serial), (10, 10));
+        assert_eq!(store.snapshot().generation(), generation, "nothing published");
+        assert_eq!(store.journal(&apex()).unwrap().len(), 1);
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.snapshot().get(&apex()).unwrap().serial(), 10);
+        assert!(store.snapshot().get(&apex()).unwrap().rrsets_at(&name("ok.example.com.")).is_none());
+    }
+
+    #[test]
+    fn unknown_zones_are_errors() {
+        let (_dir, store) = store();
+        let mut cs = add_txt("t.example.org.", "x");
+        cs.zone = name("example.org.");
+        assert!(matches!(store.commit(&cs, now()), Err(Error::NoSuchZone(_))));
+        assert!(matches!(store.journal(&name("example.org.")), Err(Error::NoSuchZone(_))));
+        assert!(matches!(store.delete_zone(&name("example.org."), "x", now()), Err(Error::NoSuchZone(_))));
+    }
+
+    #[test]
+    fn replacing_a_zone_moves_its_serial_forward_and_journals_the_difference() {
+        let (dir, store) = store();
+        let older = ZONE.replace(" 10 3600", " 3 3600").replace("www 60 IN A 192.0.2.80", "web 60 IN A 192.0.2.81");
+        let entry = store.put_zone(zonefile::parse(&older, None).unwrap(), "import", "reload", now()).unwrap();
+        assert_eq!((entry.from_serial, entry.to_serial), (10, 11), "3 is behind 10");
+        let records = |rs: &[Record]| rs.iter().map(|r| format!("{} {}", r.name, r.record_type())).collect::<Vec<_>>();
+        assert_eq!(records(&entry.removed), ["example.com. SOA", "www.example.com. A"]);
+        assert_eq!(records(&entry.added), ["example.com. SOA", "web.example.com. A"]);
+        let ahead = ZONE.replace(" 10 3600", " 500 3600");
+        let entry = store.put_zone(zonefile::parse(&ahead, None).unwrap(), "import", "reload", now()).unwrap();
+        assert_eq!((entry.from_serial, entry.to_serial), (11, 500));
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let zone = store.snapshot().get(&apex()).cloned().unwrap();
+        assert_eq!(zone.serial(), 500);
+        assert!(zone.rrsets_at(&name("web.example.com.")).is_none(), "old records were deleted");
+        assert_eq!(store.journal(&apex()).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn put_zone_checks_what_a_change_set_checks() {
+        let dir = TempDir::new().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let conflict = format!("{ZONE}www 60 IN CNAME ns1\n");
+        let zone = zonefile::parse(&conflict, None).unwrap();
+        assert!(matches!(store.put_zone(zone, "import", "", now()), Err(Error::CnameConflict(_))));
+        assert!(store.snapshot().is_empty());
+    }
+
+    #[test]
+    fn deleting_a_zone_removes_records_and_journal() {
+        let (dir, store) = store();
+        store.commit(&add_txt("t.example.com.", "one"), now()).unwrap();
+        store.delete_zone(&name("Example.COM."), "admin", now()).unwrap();
+        assert!(store.snapshot().get(&apex()).is_none());
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.snapshot().is_empty());
+        assert_eq!(store.db.iter().count(), 0, "no key is left behind");
+        store.put_zone(zonefile::parse(ZONE, None).unwrap(), "import", "again", now()).unwrap();
+        assert_eq!(store.journal(&apex()).unwrap().len(), 1, "a fresh journal");
+    }
+
+    #[test]
+    fn the_journal_keeps_the_most_recent_entries() {
+        let (dir, store) = store();
+        store.set_journal_limit(3).unwrap();
+        for i in 0..5 {
+            store.commit(&add_txt(&format!("t{i}.example.com."), "x"), now()).unwrap();
+        }
+        let serials: Vec<u32> = store.journal(&apex()).unwrap().iter().map(|e| e.to_serial).collect();
+        assert_eq!(serials, [13, 14, 15]);
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        store.commit(&add_txt("t9.example.com.", "x"), now()).unwrap();
+        assert_eq!(store.journal(&apex()).unwrap().len(), 4, "the default limit again: 3 kept + 1");
+        let journal_keys = store.db.scan_prefix(journal_prefix(&apex())).count();
+        assert_eq!(journal_keys, 4);
+    }
+
+    #[test]
+    fn only_touched_rrsets_are_rewritten() {
+        let (_dir, store) = store();
+        let key = rrset_key(&apex(), &name("www.example.com."), RecordType::A);
+        let untouched = store.db.get(&key).unwrap().unwrap();
+        store.commit(&add_txt("www.example.com.", "beside"), now()).unwrap();
+        assert_eq!(store.db.get(&key).unwrap().unwrap(), untouched);
+        let txt_key = rrset_key(&apex(), &name("www.example.com."), RecordType::TXT);
+        assert!(store.db.get(&txt_key).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_store_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Store>();
+    }
+
+    #[test]
+    fn a_second_open_fails_at_once() {
+        let (dir, _store) = store();
+        let started = Instant::now();
+        let second = Store::open(dir.path());
+        assert!(matches!(second, Err(Error::Locked(_))), "{:?}", second.err());
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn corrupt_data_is_an_error_not_a_panic() {
+        let (dir, store) = store();
+        let key = rrset_key(&apex(), &name("www.example.com."), RecordType::A);
+        store.db.insert(&key, &b"\x01garbage"[..]).unwrap();
+        store.db.flush().unwrap();
+        drop(store);
+        assert!(matches!(Store::open(dir.path()), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_meta_that_disagrees_with_the_soa_is_corrupt() {
+        let (dir, store) = store();
+        let meta = Meta { serial: 99, first_seq: 0, next_seq: 1 };
+        store.db.insert(zone_key(&apex()), codec::encode_meta(&meta)).unwrap();
+        store.db.flush().unwrap();
+        drop(store);
+        assert!(matches!(Store::open(dir.path()), Err(Error::Corrupt(_))));
     }
 }

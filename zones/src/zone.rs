@@ -95,10 +95,7 @@ impl Zone {
     pub fn rrsets(&self) -> Vec<&RRset> {
         let mut names: Vec<&Name> = self.nodes.keys().collect();
         names.sort();
-        names
-            .into_iter()
-            .flat_map(|n| self.nodes[n].rrsets.iter())
-            .collect()
+        names.into_iter().flat_map(|n| self.nodes[n].rrsets.iter()).collect()
     }
 
     /// How many records the zone holds.
@@ -119,20 +116,25 @@ impl Zone {
     /// The highest delegation cut strictly between the apex and `name`
     /// (or at `name` itself when `inclusive`), if any.
     pub(crate) fn cut_above(&self, name: &Name, inclusive: bool) -> Option<&RRset> {
-        let apex_labels = self.apex.num_labels();
-        let last = if inclusive { name.num_labels() } else { name.num_labels().saturating_sub(1) };
-        (apex_labels + 1..=last)
-            .map_while(|depth| self.node(&name.trim_to(depth as usize)))
+        // Not `num_labels()`: it does not count a leading `*` label.
+        let labels = name.iter().len();
+        let last = if inclusive { labels } else { labels.saturating_sub(1) };
+        (self.apex.iter().len() + 1..=last)
+            .map_while(|depth| self.node(&name.trim_to(depth)))
             .find_map(|node| node.get(RecordType::NS))
+    }
+
+    /// The RRsets of every name strictly below `name`, in no particular order.
+    pub(crate) fn rrsets_below<'a>(&'a self, name: &'a Name) -> impl Iterator<Item = &'a RRset> + 'a {
+        self.nodes
+            .iter()
+            .filter(move |(owner, _)| *owner != name && name.zone_of(owner))
+            .flat_map(|(_, node)| node.rrsets.iter())
     }
 
     /// Errors unless `name` is inside this zone.
     pub(crate) fn check_in_zone(&self, name: &Name) -> Result<(), Error> {
-        if self.contains(name) {
-            Ok(())
-        } else {
-            Err(Error::OutOfZone { name: name.clone(), zone: self.apex.clone() })
-        }
+        if self.contains(name) { Ok(()) } else { Err(Error::OutOfZone { name: name.clone(), zone: self.apex.clone() }) }
     }
 
     /// Errors unless the apex holds exactly one SOA record and some NS record.
@@ -197,5 +199,103 @@ impl Zone {
                 parent.children = parent.children.saturating_sub(1);
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod tests {
+    use std::time::SystemTime;
+
+    use hickory_proto::rr::rdata::TXT;
+    use hickory_proto::rr::{RData, Record};
+
+    use super::*;
+    use crate::{ChangeSet, Op, zonefile};
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn zone() -> Zone {
+        let text = "$ORIGIN example.com.\n@ 60 IN SOA ns hm 1 2 3 4 5\n@ 60 IN NS ns\nns 60 IN A 192.0.2.1\n\
+                    a.b.c.d 60 IN TXT \"deep\"\nx.c.d 60 IN TXT \"sibling\"\n";
+        zonefile::parse(text, None).unwrap()
+    }
+
+    fn change(zone: &Zone, op: Op) -> Zone {
+        let mut cs = ChangeSet::new(zone.apex(), "test", "");
+        cs.push(op);
+        cs.apply(zone, SystemTime::UNIX_EPOCH).unwrap().0
+    }
+
+    fn deep_txt() -> Record {
+        Record::from_rdata(name("a.b.c.d.example.com."), 60, RData::TXT(TXT::new(vec!["deep".into()])))
+    }
+
+    #[test]
+    fn every_ancestor_is_a_node() {
+        let zone = zone();
+        for ent in ["b.c.d.example.com.", "c.d.example.com.", "d.example.com."] {
+            assert_eq!(zone.rrsets_at(&name(ent)), Some(&[][..]), "{ent} is an empty non-terminal");
+        }
+        assert_eq!(zone.rrsets_at(&name("a.b.c.d.example.com.")).map(<[RRset]>::len), Some(1));
+        assert_eq!(zone.rrsets_at(&name("e.example.com.")), None);
+        assert_eq!(zone.rrsets_at(&name("A.B.C.D.Example.COM.")).map(<[RRset]>::len), Some(1));
+    }
+
+    #[test]
+    fn removing_the_only_record_prunes_the_empty_non_terminals() {
+        let zone = change(&zone(), Op::Remove(deep_txt()));
+        for gone in ["a.b.c.d.example.com.", "b.c.d.example.com."] {
+            assert_eq!(zone.rrsets_at(&name(gone)), None, "{gone}");
+        }
+        assert_eq!(zone.rrsets_at(&name("c.d.example.com.")), Some(&[][..]), "still above x.c.d");
+        let zone = change(&zone, Op::RemoveName(name("x.c.d.example.com.")));
+        for gone in ["x.c.d.example.com.", "c.d.example.com.", "d.example.com."] {
+            assert_eq!(zone.rrsets_at(&name(gone)), None, "{gone}");
+        }
+        assert!(zone.rrsets_at(zone.apex()).is_some(), "the apex stays");
+    }
+
+    #[test]
+    fn clearing_a_name_with_children_leaves_an_empty_non_terminal() {
+        let zone =
+            change(&zone(), Op::Add(Record::from_rdata(name("c.d.example.com."), 60, RData::TXT(TXT::new(vec![])))));
+        assert_eq!(zone.rrsets_at(&name("c.d.example.com.")).map(<[RRset]>::len), Some(1));
+        let zone = change(&zone, Op::RemoveName(name("c.d.example.com.")));
+        assert_eq!(zone.rrsets_at(&name("c.d.example.com.")), Some(&[][..]));
+        assert!(zone.rrset(&name("a.b.c.d.example.com."), RecordType::TXT).is_some());
+    }
+
+    #[test]
+    fn re_adding_after_pruning_rebuilds_the_nodes() {
+        let zone = change(&zone(), Op::Remove(deep_txt()));
+        let zone = change(&zone, Op::Add(deep_txt()));
+        assert_eq!(zone.rrsets_at(&name("b.c.d.example.com.")), Some(&[][..]));
+        let zone = change(&change(&zone, Op::Remove(deep_txt())), Op::RemoveName(name("x.c.d.example.com.")));
+        assert_eq!(zone.rrsets_at(&name("d.example.com.")), None, "child counts stayed right");
+        assert_eq!(zone.record_count(), 3);
+    }
+
+    #[test]
+    fn rrsets_are_apex_first_in_canonical_order() {
+        let owners: Vec<String> = zone().rrsets().iter().map(|s| s.name().to_ascii()).collect();
+        assert_eq!(
+            owners,
+            ["example.com.", "example.com.", "a.b.c.d.example.com.", "x.c.d.example.com.", "ns.example.com."]
+        );
+    }
+
+    #[test]
+    fn cuts_are_found_above_wildcard_names_too() {
+        let text = "$ORIGIN example.com.\n@ 60 IN SOA ns hm 1 2 3 4 5\n@ 60 IN NS ns\nsub 60 IN NS ns.sub\n";
+        let zone = zonefile::parse(text, None).unwrap();
+        for below in ["*.sub.example.com.", "x.sub.example.com.", "*.x.sub.example.com."] {
+            assert!(zone.cut_above(&name(below), false).is_some(), "{below}");
+        }
+        assert!(zone.cut_above(&name("sub.example.com."), false).is_none());
+        assert!(zone.cut_above(&name("sub.example.com."), true).is_some());
+        assert!(zone.cut_above(&name("*.example.com."), false).is_none());
     }
 }

@@ -65,9 +65,7 @@ impl ZoneSet {
     /// The closest enclosing zone of `name`: the served zone with the longest
     /// apex that is `name` or an ancestor of it.
     pub fn closest_zone(&self, name: &Name) -> Option<&Arc<Zone>> {
-        (0..=name.num_labels())
-            .rev()
-            .find_map(|depth| self.zones.get(&name.trim_to(depth as usize)))
+        (0..=name.num_labels()).rev().find_map(|depth| self.zones.get(&name.trim_to(depth as usize)))
     }
 
     /// The zone that answers `qtype` at `name`. DS lives on the parent side of

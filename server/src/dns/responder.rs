@@ -261,17 +261,25 @@ mod tests {
         assert!(!second.metadata.recursion_desired && first.metadata.recursion_desired);
         assert!(second.metadata.authoritative);
         assert_eq!(second.queries[0].name().to_ascii(), "APP.Team.prod.apps.company.com.");
-        assert_eq!(second.answers, first.answers.iter().map(|r| {
-            let mut r = r.clone();
-            r.name = Name::from_ascii("APP.Team.prod.apps.company.com.").expect("name");
-            r
-        }).collect::<Vec<_>>());
+        assert_eq!(
+            second.answers,
+            first
+                .answers
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r.name = Name::from_ascii("APP.Team.prod.apps.company.com.").expect("name");
+                    r
+                })
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn wildcard_answers_own_the_query_name() {
         let mut responder = responder();
-        let reply = ask(&mut responder, &query("pr-7.team.preview.apps.company.com.", RecordType::A, None), Transport::Udp);
+        let reply =
+            ask(&mut responder, &query("pr-7.team.preview.apps.company.com.", RecordType::A, None), Transport::Udp);
         assert_eq!(reply.answers[0].name.to_ascii(), "pr-7.team.preview.apps.company.com.");
         assert_eq!(reply.answers[0].record_type(), RecordType::CNAME);
         assert_eq!(reply.answers[1].record_type(), RecordType::A);
