@@ -52,6 +52,8 @@ pub struct Dns {
     pub listen: Vec<SocketAddr>,
     /// UDP workers per address; 0 means one per CPU.
     pub workers: usize,
+    /// One SO_REUSEPORT socket per worker instead of one shared socket.
+    pub reuseport: bool,
     /// Advertised EDNS0 payload size and largest UDP response.
     pub udp_payload: u16,
     /// TCP idle timeout in seconds.

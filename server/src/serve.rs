@@ -17,7 +17,7 @@ pub fn run(config: &Config) -> Result<()> {
     let snapshots: Arc<dyn Snapshots> = store.clone();
     let workers = config.udp_workers();
     for addr in &config.dns.listen {
-        dns::udp::spawn(*addr, workers, snapshots.clone(), config.dns.udp_payload)
+        dns::udp::spawn(*addr, workers, config.dns.reuseport, snapshots.clone(), config.dns.udp_payload)
             .with_context(|| format!("binding UDP {addr}"))?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

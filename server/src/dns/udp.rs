@@ -1,5 +1,11 @@
-//! UDP listeners: one socket per worker thread (SO_REUSEPORT), each thread
-//! with its own [`Responder`] and so its own response cache.
+//! UDP listeners: worker threads, each with its own [`Responder`] and so its
+//! own response cache.
+//!
+//! By default every worker of an address reads the same socket, so the kernel
+//! hands each datagram to whichever worker is waiting: load spreads evenly
+//! even when few clients send it all (as Knot does without `socket-affinity`).
+//! With `reuseport`, each worker binds its own SO_REUSEPORT socket and the
+//! kernel spreads by a hash of the client's address and port instead.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -13,14 +19,20 @@ use super::{Responder, Snapshots, Transport};
 /// The largest datagram read; bigger queries are cut and answered FORMERR.
 const MAX_DATAGRAM: usize = 65_535;
 
-/// Binds `workers` sockets to `addr` and starts one answering thread each.
+/// Binds `addr` and starts `workers` answering threads on it.
 pub fn spawn(
     addr: SocketAddr,
     workers: usize,
+    reuseport: bool,
     snapshots: Arc<dyn Snapshots>,
     udp_payload: u16,
 ) -> io::Result<Vec<JoinHandle<()>>> {
-    let sockets = (0..workers.max(1)).map(|_| bind(addr)).collect::<io::Result<Vec<_>>>()?;
+    let shared = if reuseport { None } else { Some(bind(addr)?) };
+    let socket = |_| match &shared {
+        Some(socket) => socket.try_clone(),
+        None => bind(addr),
+    };
+    let sockets = (0..workers.max(1)).map(socket).collect::<io::Result<Vec<_>>>()?;
     sockets
         .into_iter()
         .enumerate()
@@ -31,7 +43,7 @@ pub fn spawn(
         .collect()
 }
 
-/// A UDP socket bound with SO_REUSEPORT so every worker has its own.
+/// A UDP socket, bound with SO_REUSEPORT (harmless when it is shared).
 fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
