@@ -1,7 +1,7 @@
 //! A per-worker cache of encoded responses, valid for one zone snapshot.
 //!
 //! Keys are (EDNS state, QTYPE, lowercase QNAME); values are complete
-//! responses whose ID, RD/CD bits and question-name case are patched per
+//! responses whose ID, RD bit and question-name case are patched per
 //! query. Each UDP worker owns one, so a hit takes no lock and allocates
 //! nothing; a new snapshot generation empties it.
 
@@ -71,15 +71,13 @@ fn fill_key(key: &mut Vec<u8>, question: &Question<'_>) {
     key.extend(question.qname.iter().map(u8::to_ascii_lowercase));
 }
 
-/// Makes a cached response answer `question`: its ID, its RD and CD bits, and
+/// Makes a cached response answer `question`: its ID, its RD bit, and
 /// the question name spelt as the query spelt it (names compressed against
 /// the question follow along).
 pub(crate) fn patch(response: &mut [u8], question: &Question<'_>) {
     const RD: u8 = 0x01;
-    const CD: u8 = 0x10;
     response[..2].copy_from_slice(&question.id);
     response[2] = (response[2] & !RD) | (question.flags[0] & RD);
-    response[3] = (response[3] & !CD) | (question.flags[1] & CD);
     let start = super::question::HEADER_LEN;
     response[start..start + question.qname.len()].copy_from_slice(question.qname);
 }

@@ -102,7 +102,6 @@ impl Responder {
             id: u16::from_be_bytes(question.id),
             op_code: OpCode::Query,
             recursion_desired: question.flags[0] & 0x01 != 0,
-            checking_disabled: question.flags[1] & 0x10 != 0,
             query: Some(Query::query(qname, qtype)),
             edns_do: question.edns.map(|e| e.dnssec_ok),
         };
@@ -124,7 +123,6 @@ impl Responder {
             id: u16::from_be_bytes([header[0], header[1]]),
             op_code: OpCode::from_u8((header[2] >> 3) & 0x0f),
             recursion_desired: header[2] & 0x01 != 0,
-            checking_disabled: header[3] & 0x10 != 0,
             query: None,
             edns_do: None,
         };
@@ -186,7 +184,6 @@ impl Responder {
             id: u16::from_be_bytes(question.id),
             op_code: OpCode::Query,
             recursion_desired: question.flags[0] & 0x01 != 0,
-            checking_disabled: question.flags[1] & 0x10 != 0,
             query: None,
             edns_do: question.edns.map(|e| e.dnssec_ok),
         };
@@ -273,6 +270,16 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn cd_is_not_copied_like_knot_and_nsd() {
+        let mut packet = query("apps.company.com.", RecordType::SOA, None);
+        packet[3] |= 0x10;
+        let mut responder = responder();
+        for _ in 0..2 {
+            assert!(!ask(&mut responder, &packet, Transport::Udp).metadata.checking_disabled);
+        }
     }
 
     #[test]

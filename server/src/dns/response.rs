@@ -15,8 +15,6 @@ pub(crate) struct Echo {
     pub(crate) op_code: OpCode,
     /// The RD bit, copied (RFC 1035 §4.1.1).
     pub(crate) recursion_desired: bool,
-    /// The CD bit, copied (RFC 6840 §5.9).
-    pub(crate) checking_disabled: bool,
     /// The question, when the query had one we could read.
     pub(crate) query: Option<Query>,
     /// The DO bit when the query had EDNS0 (the response then carries OPT too).
@@ -57,7 +55,6 @@ pub(crate) fn encode_error(echo: &Echo, rcode: ResponseCode, payload: u16) -> Ve
 fn base(echo: &Echo, rcode: ResponseCode, payload: u16) -> Message {
     let mut message = Message::new(echo.id, MessageType::Response, echo.op_code);
     message.metadata.recursion_desired = echo.recursion_desired;
-    message.metadata.checking_disabled = echo.checking_disabled;
     message.metadata.response_code = rcode;
     message.queries.extend(echo.query.clone());
     if let Some(dnssec_ok) = echo.edns_do {

@@ -1,0 +1,22 @@
+//! Shared helpers for nameplate's end-to-end tests.
+//!
+//! The tests start the real `nameplate` binary (see [`server::Server`]), the
+//! reference servers Knot DNS and NSD (see [`peers::Peers`]), and talk to them
+//! over real UDP and TCP sockets (see [`dns`]). Nothing here is async: every
+//! helper is a plain blocking function with a deadline.
+//!
+//! The binary is not built by `cargo test -p nameplate-tests` (a test package
+//! cannot depend on another package's binary), so build it first:
+//! `cargo build --release -p nameplate && cargo test --release -p nameplate-tests`,
+//! or point `NAMEPLATE_BIN` at it.
+
+pub mod dns;
+pub mod paths;
+pub mod peers;
+pub mod server;
+pub mod tools;
+
+pub use dns::{Summary, Transport};
+pub use paths::{free_port, nameplate_bin, shared_dir, workspace_root};
+pub use peers::Peers;
+pub use server::{Server, zone_export, zone_import};
