@@ -6,6 +6,10 @@
 //! even when few clients send it all (as Knot does without `socket-affinity`).
 //! With `reuseport`, each worker binds its own SO_REUSEPORT socket and the
 //! kernel spreads by a hash of the client's address and port instead.
+//!
+//! On Linux a worker moves datagrams in batches (`recvmmsg` with
+//! MSG_WAITFORONE, then one `sendmmsg` for the answers): one system call per
+//! direction for whatever has queued up, and no waiting for a batch to fill.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -16,7 +20,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::{Responder, Snapshots, Transport};
 
-/// The largest datagram read; bigger queries are cut and answered FORMERR.
+/// The largest datagram read.
 const MAX_DATAGRAM: usize = 65_535;
 
 /// Binds `addr` and starts `workers` answering threads on it.
@@ -56,7 +60,8 @@ fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket.into())
 }
 
-/// Receives, answers, sends; forever.
+/// Receives, answers, sends; forever (one datagram at a time).
+#[cfg(not(target_os = "linux"))]
 fn serve(socket: UdpSocket, mut responder: Responder) {
     let mut packet = vec![0u8; MAX_DATAGRAM];
     let mut out = Vec::with_capacity(4096);
@@ -71,6 +76,112 @@ fn serve(socket: UdpSocket, mut responder: Responder) {
         if responder.answer(&packet[..len], Transport::Udp, &mut out) {
             if let Err(error) = socket.send_to(&out, peer) {
                 tracing::debug!(%error, %peer, "udp send failed");
+            }
+        }
+    }
+}
+
+/// Receives, answers, sends; forever (in batches).
+#[cfg(target_os = "linux")]
+fn serve(socket: UdpSocket, responder: Responder) {
+    batch::Worker::new(socket, responder).run()
+}
+
+#[cfg(target_os = "linux")]
+mod batch {
+    use std::io::{IoSlice, IoSliceMut};
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
+
+    use super::{MAX_DATAGRAM, Responder, Transport};
+
+    /// Datagrams moved per system call at most.
+    const BATCH: usize = 32;
+
+    /// One UDP worker's buffers and headers, allocated once.
+    pub(super) struct Worker {
+        socket: UdpSocket,
+        responder: Responder,
+        queries: Vec<Vec<u8>>,
+        answers: Vec<Vec<u8>>,
+        peers: Vec<Option<SockaddrStorage>>,
+        received: Vec<(usize, Option<SockaddrStorage>)>,
+        recv_headers: MultiHeaders<SockaddrStorage>,
+        send_headers: MultiHeaders<SockaddrStorage>,
+    }
+
+    impl Worker {
+        pub(super) fn new(socket: UdpSocket, responder: Responder) -> Self {
+            Self {
+                socket,
+                responder,
+                queries: vec![vec![0; MAX_DATAGRAM]; BATCH],
+                answers: (0..BATCH).map(|_| Vec::with_capacity(1232)).collect(),
+                peers: Vec::with_capacity(BATCH),
+                received: Vec::with_capacity(BATCH),
+                recv_headers: MultiHeaders::preallocate(BATCH, None),
+                send_headers: MultiHeaders::preallocate(BATCH, None),
+            }
+        }
+
+        pub(super) fn run(mut self) {
+            loop {
+                if let Err(error) = self.receive() {
+                    tracing::debug!(%error, "udp receive failed");
+                    continue;
+                }
+                let count = self.answer_all();
+                self.send(count);
+            }
+        }
+
+        /// Waits for at least one datagram and takes all that are queued (up to BATCH).
+        fn receive(&mut self) -> nix::Result<()> {
+            self.received.clear();
+            let mut slices: Vec<[IoSliceMut<'_>; 1]> = self.queries.iter_mut().map(|q| [IoSliceMut::new(q)]).collect();
+            let fd = self.socket.as_raw_fd();
+            let messages = recvmmsg(fd, &mut self.recv_headers, slices.iter_mut(), MsgFlags::MSG_WAITFORONE, None)?;
+            self.received.extend(messages.map(|m| (m.bytes, m.address)));
+            Ok(())
+        }
+
+        /// Answers the received datagrams into `answers[..count]`, their peers in `peers`.
+        fn answer_all(&mut self) -> usize {
+            self.peers.clear();
+            for (query, (len, peer)) in self.queries.iter().zip(&self.received) {
+                let answer = &mut self.answers[self.peers.len()];
+                if peer.is_some() && self.responder.answer(&query[..*len], Transport::Udp, answer) {
+                    self.peers.push(*peer);
+                }
+            }
+            self.peers.len()
+        }
+
+        /// Sends `answers[..count]`, resuming after partial sends and skipping
+        /// a datagram the kernel refuses.
+        fn send(&mut self, count: usize) {
+            let fd = self.socket.as_raw_fd();
+            let mut start = 0;
+            while start < count {
+                let slices: Vec<[IoSlice<'_>; 1]> =
+                    self.answers[start..count].iter().map(|a| [IoSlice::new(a)]).collect();
+                let no_control: [ControlMessage<'_>; 0] = [];
+                match sendmmsg(
+                    fd,
+                    &mut self.send_headers,
+                    &slices,
+                    &self.peers[start..count],
+                    no_control,
+                    MsgFlags::empty(),
+                ) {
+                    Ok(sent) => start += sent.count().max(1),
+                    Err(error) => {
+                        tracing::debug!(%error, "udp send failed");
+                        start += 1;
+                    }
+                }
             }
         }
     }
