@@ -94,17 +94,11 @@ impl Responder {
             return;
         }
         let Some(qname) = lowercase_name(question.qname) else {
-            return out.extend(self.formerr(question));
+            return out.extend(encode_error(&Echo::of(question, None), ResponseCode::FormErr, self.payload));
         };
         let qtype = RecordType::from(question.qtype);
         let answer = zones.lookup(&qname, qtype);
-        let echo = Echo {
-            id: u16::from_be_bytes(question.id),
-            op_code: OpCode::Query,
-            recursion_desired: question.flags[0] & 0x01 != 0,
-            query: Some(Query::query(qname, qtype)),
-            edns_do: question.edns.map(|e| e.dnssec_ok),
-        };
+        let echo = Echo::of(question, Some(Query::query(qname, qtype)));
         let full = encode_answer(&echo, &answer, TCP_LIMIT, self.payload);
         if is_cacheable(&answer) {
             self.cache.insert(question, &full);
@@ -178,16 +172,19 @@ impl Responder {
             (Transport::Udp, Some(payload)) => usize::from(payload.min(self.payload)).max(CLASSIC_UDP_LIMIT),
         }
     }
+}
 
-    fn formerr(&self, question: &Question<'_>) -> Vec<u8> {
-        let echo = Echo {
+impl Echo {
+    /// What a response to the fast path's `question` echoes, with `query` as
+    /// its question section.
+    fn of(question: &Question<'_>, query: Option<Query>) -> Self {
+        Echo {
             id: u16::from_be_bytes(question.id),
             op_code: OpCode::Query,
             recursion_desired: question.flags[0] & 0x01 != 0,
-            query: None,
+            query,
             edns_do: question.edns.map(|e| e.dnssec_ok),
-        };
-        encode_error(&echo, ResponseCode::FormErr, self.payload)
+        }
     }
 }
 
