@@ -223,7 +223,7 @@ impl Writer {
 
 /// Reads every zone and its meta.
 fn load(db: &sled::Db) -> Result<(ZoneSet, HashMap<Name, Meta>), Error> {
-    let mut zones = ZoneSet::new();
+    let mut zones = Vec::new();
     let mut metas = HashMap::new();
     for item in db.scan_prefix(b"z\0") {
         let (key, value) = item?;
@@ -233,10 +233,10 @@ fn load(db: &sled::Db) -> Result<(ZoneSet, HashMap<Name, Meta>), Error> {
         if zone.serial() != meta.serial {
             return Err(Error::Corrupt(format!("zone {apex}: serial {} but meta says {}", zone.serial(), meta.serial)));
         }
-        zones = zones.with_zone(Arc::new(zone));
+        zones.push(Arc::new(zone));
         metas.insert(apex, meta);
     }
-    Ok((zones, metas))
+    Ok((ZoneSet::from_zones(zones), metas))
 }
 
 fn load_zone(db: &sled::Db, apex: &Name) -> Result<Zone, Error> {

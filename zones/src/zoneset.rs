@@ -21,6 +21,11 @@ impl ZoneSet {
         Self::default()
     }
 
+    /// A set of `zones` (a later zone with the same apex replaces an earlier one).
+    pub fn from_zones(zones: impl IntoIterator<Item = Arc<Zone>>) -> Self {
+        Self { zones: zones.into_iter().map(|z| (z.apex().clone(), z)).collect(), generation: 0 }
+    }
+
     /// A number that changes whenever a new snapshot is published, so caches
     /// keyed on a snapshot know when to drop their entries.
     pub fn generation(&self) -> u64 {
