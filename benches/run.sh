@@ -28,24 +28,49 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
 
 tmp=$(mktemp -d /tmp/nameplate-bench.XXXXXX)
-np_pid= perf_pid=
+np_pid='' perf_pid='' group=''
+
+# running PID: the process exists and is not a zombie (peers.sh's daemons
+# are reparented to init, which may reap them late).
+running() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]
+}
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  [[ -n $group ]] && kill -TERM -- "-$group" 2>/dev/null
   [[ -n $perf_pid ]] && kill -INT "$perf_pid" 2>/dev/null && wait "$perf_pid" 2>/dev/null
   if [[ -n $np_pid ]] && kill "$np_pid" 2>/dev/null; then
     for _ in $(seq 50); do kill -0 "$np_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$np_pid" 2>/dev/null || true
     wait "$np_pid" 2>/dev/null || true
   fi
+  local peer_pids
+  peer_pids=$(cat "$tmp"/peers/*.pid 2>/dev/null || true)
   "$kit/peers.sh" stop "$tmp/peers" || true
+  for pid in $peer_pids; do
+    for _ in $(seq 50); do running "$pid" || break; sleep 0.1; done
+  done
   rm -rf "$tmp"
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# in_group COMMAND...: run COMMAND in a process group of its own and wait for
+# it. A signal then runs cleanup at once (bash defers traps until a foreground
+# command ends, here up to ROUNDS x 3 x SECS), and cleanup ends all of it.
+in_group() {
+  local rc=0
+  setsid "$@" &
+  group=$!
+  wait "$group" || rc=$?
+  group=''
+  return "$rc"
+}
 
 # ready PORT NAME: wait up to 60 s until PORT answers NAME SOA.
 ready() {
@@ -61,14 +86,22 @@ ready() {
   return 1
 }
 
-# probe PORT NAME TYPE: rcode, then the answer and authority sections, sorted.
-# The additional section is left out: servers may choose different glue.
+# probe PORT NAME TYPE: the rcode, then the answer section sorted, or the
+# authority section when there is no answer (NODATA, NXDOMAIN, referral).
+# Authority NS beside a positive answer and the additional section are left
+# out: there NSD and Knot differ by design (minimal responses, glue choice).
 probe() {
-  local resp
+  local resp section
   resp=$(kdig @127.0.0.1 -p "$1" "$2" "$3" +norec +timeout=2 +retry=1 2>&1) || true
   sed -n 's/.*status: \([A-Z]*\).*/status \1/p' <<<"$resp"
-  kdig @127.0.0.1 -p "$1" "$2" "$3" +norec +noall +answer +authority +timeout=2 +retry=1 \
-    2>&1 | sort
+  for section in answer authority; do
+    resp=$(kdig @127.0.0.1 -p "$1" "$2" "$3" +norec +noall "+$section" +timeout=2 +retry=1 \
+      2>&1 | sort) || true
+    if [[ -n $resp ]]; then
+      echo "$resp"
+      return 0
+    fi
+  done
 }
 
 # --- zone and query mix -------------------------------------------------
@@ -89,7 +122,7 @@ if [[ -z ${PEERS_ONLY:-} ]]; then
   bin=${NAMEPLATE_BIN:-}
   if [[ -z $bin ]]; then
     echo "== build: cargo build --release -p nameplate"
-    cargo build --release -p nameplate --bin nameplate
+    in_group cargo build --release -p nameplate --bin nameplate
     bin=$repo/target/release/nameplate
   fi
   echo "== nameplate: import, serve --workers $workers on $np_port"
@@ -137,26 +170,29 @@ fi
 result=$out/compare-$stamp.txt
 echo "== compare: $rounds rounds x ${secs}s, dnsperf -c 2 -q 200 -T 1"
 {
-  echo "# benches/run.sh $stamp commit $(git rev-parse --short HEAD 2>/dev/null || echo none)"
+  echo "# benches/run.sh $stamp commit $(git describe --always --dirty 2>/dev/null || echo none)"
   echo "# apps=$apps rounds=$rounds secs=$secs workers=$workers nproc=$(nproc)"
-  "$kit/compare.sh" "$queries" "$rounds" "$secs" "${targets[@]}"
 } | tee "$result"
+# shellcheck disable=SC2016  # $0 and $@ belong to the inner bash
+in_group bash -c 'set -o pipefail; "$@" | tee -a "$0"' "$result" \
+  "$kit/compare.sh" "$queries" "$rounds" "$secs" "${targets[@]}"
 echo "== results in $result"
 
 # --- optional profile ---------------------------------------------------
 if [[ -n ${PROFILE:-} && -n $np_pid ]]; then
   if command -v perf >/dev/null; then
     echo "== profile: perf record -g on nameplate during one more ${secs}s run"
-    perf record -g -p "$np_pid" -o "$out/perf-$stamp.data" >"$tmp/perf.log" 2>&1 &
+    data=$out/perf-$stamp.data
+    perf record -g -p "$np_pid" -o "$data" >"$tmp/perf.log" 2>&1 &
     perf_pid=$!
-    "$kit/compare.sh" "$queries" 1 "$secs" "nameplate=$np_port" || true
+    in_group "$kit/compare.sh" "$queries" 1 "$secs" "nameplate=$np_port" || true
     kill -INT "$perf_pid" 2>/dev/null || true
     wait "$perf_pid" 2>/dev/null || true
     perf_pid=
-    if perf report -i "$out/perf-$stamp.data" --stdio --no-children 2>/dev/null \
-      >"$out/perf-$stamp.txt"; then
-      grep -v '^#' "$out/perf-$stamp.txt" | grep -m 25 '%' || true
-      echo "== profile in $out/perf-$stamp.data (report: $out/perf-$stamp.txt)"
+    if perf report -i "$data" --stdio --no-children >"$out/perf-$stamp.txt" 2>/dev/null; then
+      perf report -i "$data" --stdio --no-children -g none --percent-limit 1 2>/dev/null |
+        grep -v '^#' | sed '/^$/d' | head -n 25 || true
+      echo "== profile in $data (with call graphs: $out/perf-$stamp.txt)"
     else
       echo "perf recorded nothing usable:"; cat "$tmp/perf.log"
     fi

@@ -20,6 +20,9 @@ if [[ -z ${NAMEPLATE_SHARED:-} && -d ../shared ]]; then
 fi
 if [[ -n ${NAMEPLATE_SHARED:-} ]]; then export NAMEPLATE_SHARED; fi
 
+# A panicking test prints where it came from.
+export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+
 started=$SECONDS
 timings=()
 current=
@@ -37,15 +40,24 @@ phase() {
   return "$rc"
 }
 
-# Keep the package's init script or unit from starting a server on port 53.
+# Keep the packages' own services from running (they would hold port 53).
+# Without systemd, end only the daemons the init scripts started, found by
+# their pid files: `service nsd stop` must not be used, because its generic
+# init-d-script stop also matches every /usr/sbin/nsd on the machine (a
+# benchmark's or a test's) and SIGKILLs it after 30 s.
 stop_services() {
-  local svc
-  for svc in knot nsd; do
-    if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
-      systemctl disable --now "$svc" >/dev/null 2>&1 || true
-    elif command -v service >/dev/null && [[ -x /etc/init.d/$svc ]]; then
-      service "$svc" stop >/dev/null 2>&1 || true
-    fi
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now knot nsd >/dev/null 2>&1 || true
+    return 0
+  fi
+  local pidfile pid exe
+  for pidfile in /run/knot/knot.pid /run/nsd/nsd.pid; do
+    [[ -s $pidfile ]] || continue
+    pid=$(<"$pidfile")
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
+    case $exe in
+      */knotd | */nsd) kill "$pid" 2>/dev/null || true ;;
+    esac
   done
 }
 
@@ -67,9 +79,15 @@ install_packages() {
   if [[ ! -e $policy ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && ours=1
   fi
-  local rc=0
-  { apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; } || rc=$?
+  local rc=1 attempt
+  for attempt in 1 2; do # one retry: a mirror hiccup should not fail CI
+    if apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; then
+      rc=0
+      break
+    fi
+    echo "apt-get failed (attempt $attempt)"
+  done
   [[ -n $ours ]] && rm -f "$policy"
   stop_services
   return "$rc"
