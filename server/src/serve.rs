@@ -49,7 +49,7 @@ pub fn run(config: &Config) -> Result<()> {
 
 /// Opens the store in the configured data directory.
 pub fn open_store(config: &Config) -> Result<Store> {
-    Store::open(&config.data_dir).with_context(|| format!("opening data directory {}", config.data_dir.display()))
+    Store::open(&config.data_dir).context("opening the zone store")
 }
 
 /// Creates the platform zone unless the store already holds a zone.
