@@ -104,6 +104,22 @@ probe() {
   done
 }
 
+# --- free ports -----------------------------------------------------------
+# Knot, NSD and nameplate bind with SO_REUSEPORT: a second run on the same
+# ports would share them with the first, and both runs' figures would be
+# wrong. A plain bind fails on a port that anything holds.
+ports=("$KNOT_PORT" "$NSD_PORT")
+[[ -z ${PEERS_ONLY:-} ]] && ports+=("$np_port")
+for port in "${ports[@]}"; do
+  if ! python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; then
+    echo "UDP port $port on 127.0.0.1 is in use (another benchmark?); pick free ones:" \
+      "KNOT_PORT, NSD_PORT, NAMEPLATE_PORT" >&2
+    exit 1
+  fi
+done
+
 # --- zone and query mix -------------------------------------------------
 echo "== zone: genzone.py --apps $apps"
 python3 "$kit/genzone.py" "$tmp/zone" --apps "$apps"

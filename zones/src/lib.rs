@@ -8,7 +8,9 @@
 //! - [`ChangeSet`] is the only way zone data changes: it is validated and
 //!   applied atomically, bumps the SOA serial and yields a [`JournalEntry`].
 //! - [`Store`] persists zones and the journal in sled and publishes immutable
-//!   [`ZoneSet`] snapshots that readers load without locking.
+//!   [`ZoneSet`] snapshots that readers load without locking; a
+//!   [`Transaction`] groups zone operations and catalog records into one
+//!   atomic, durable write.
 //! - [`zonefile`] imports and exports RFC 1035 master files.
 
 // `Error` names the offending owner and zone (two `Name`s, ~160 bytes); it is
@@ -22,6 +24,7 @@ mod journal;
 mod lookup;
 mod rrset;
 mod store;
+mod transaction;
 mod zone;
 pub mod zonefile;
 mod zoneset;
@@ -31,7 +34,8 @@ pub use error::Error;
 pub use journal::JournalEntry;
 pub use lookup::{Answer, Outcome};
 pub use rrset::RRset;
-pub use store::Store;
+pub use store::{CatalogEntry, Store};
+pub use transaction::Transaction;
 pub use zone::Zone;
 pub use zoneset::ZoneSet;
 

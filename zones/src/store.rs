@@ -17,7 +17,12 @@
 //! z\0<apex>                         -> meta: serial, journal sequence range
 //! r\0<apex>\0<owner>\0<type u16 BE> -> one RRset (owner, type, TTL, rdatas)
 //! j\0<apex>\0<seq u64 BE>           -> one journal entry, oldest first
+//! c\0<key>                          -> a catalog value (opaque to this crate)
 //! ```
+//!
+//! Every write is a [`Transaction`]: its operations are staged against a
+//! copy of the zones and metas, and only a fully staged transaction reaches
+//! sled, as one batch.
 //!
 //! The journal keeps the most recent entries per zone, 10 000 unless
 //! [`Store::set_journal_limit`] says otherwise; older ones are deleted in the
@@ -42,7 +47,11 @@ use hickory_proto::rr::{Name, Record, RecordType};
 
 use crate::change::{bump_serial, check_name, diff};
 use crate::codec::{self, Meta};
-use crate::{ChangeSet, Error, JournalEntry, Zone, ZoneSet};
+use crate::transaction::ZoneOp;
+use crate::{ChangeSet, Error, JournalEntry, Transaction, Zone, ZoneSet};
+
+/// A catalog key and its value.
+pub type CatalogEntry = (Vec<u8>, Vec<u8>);
 
 /// How many journal entries per zone are kept unless set otherwise.
 pub(crate) const DEFAULT_JOURNAL_LIMIT: u64 = 10_000;
@@ -96,26 +105,9 @@ impl Store {
     /// Applies, persists (flushed) and publishes a change set. A change set
     /// that changes nothing is not written; its entry has equal serials.
     pub fn commit(&self, cs: &ChangeSet, now: SystemTime) -> Result<JournalEntry, Error> {
-        let mut writer = self.lock_writer()?;
-        let apex = canonical(&cs.zone);
-        let zone = self.current.load().get(&apex).cloned().ok_or_else(|| Error::NoSuchZone(apex.clone()))?;
-        let (next, mut entry) = cs.apply(&zone, now)?;
-        entry.zone = apex.clone();
-        if entry.removed.is_empty() && entry.added.is_empty() {
-            return Ok(entry);
-        }
-        let mut batch = sled::Batch::default();
-        for (owner, rtype) in touched_rrsets(&entry) {
-            match next.rrset(&owner, rtype) {
-                Some(set) => batch.insert(rrset_key(&apex, &owner, rtype), codec::encode_rrset(set)?),
-                None => batch.remove(rrset_key(&apex, &owner, rtype)),
-            }
-        }
-        let meta = writer.journal(&mut batch, &entry)?;
-        self.write(&mut writer, batch)?;
-        writer.metas.insert(apex, meta);
-        self.publish(|set| set.with_zone(Arc::new(next)));
-        Ok(entry)
+        let mut tx = Transaction::new();
+        tx.change(cs.clone());
+        self.apply_one(tx, now)
     }
 
     /// Creates or replaces a whole zone, journaled as the difference from the
@@ -123,43 +115,57 @@ impl Store {
     /// the old one unless it is ahead already (RFC 1982). The zone must pass
     /// the checks a change set passes: CNAMEs alone, only glue below cuts.
     pub fn put_zone(&self, zone: Zone, author: &str, reason: &str, now: SystemTime) -> Result<JournalEntry, Error> {
-        let mut writer = self.lock_writer()?;
-        let mut zone = zone;
-        let apex = zone.apex().clone();
-        check_zone(&zone)?;
-        let old = self.current.load().get(&apex).cloned();
-        if let Some(old) = &old {
-            bump_serial(&mut zone, old.serial());
-        }
-        let mut entry = full_diff(old.as_deref(), &zone);
-        (entry.author, entry.reason, entry.at_unix) = (author.to_owned(), reason.to_owned(), unix(now));
-        let mut batch = self.remove_prefix(&rrset_prefix(&apex))?;
-        for set in zone.rrsets() {
-            batch.insert(rrset_key(&apex, set.name(), set.rtype()), codec::encode_rrset(set)?);
-        }
-        let meta = writer.journal(&mut batch, &entry)?;
-        self.write(&mut writer, batch)?;
-        writer.metas.insert(apex, meta);
-        self.publish(|set| set.with_zone(Arc::new(zone)));
-        Ok(entry)
+        let mut tx = Transaction::new();
+        tx.put_zone(zone, author, reason);
+        self.apply_one(tx, now)
     }
 
     /// Deletes a zone with its records and its journal.
-    pub fn delete_zone(&self, apex: &Name, _author: &str, _now: SystemTime) -> Result<(), Error> {
+    pub fn delete_zone(&self, apex: &Name, _author: &str, now: SystemTime) -> Result<(), Error> {
+        let mut tx = Transaction::new();
+        tx.delete_zone(apex);
+        self.apply(tx, now).map(drop)
+    }
+
+    /// Applies every operation of `tx` in order, each against the result of
+    /// the ones before, then writes them and the catalog writes in one batch,
+    /// flushes, and publishes the new snapshot. On any error nothing is
+    /// written. Returns the journal entries of the zone changes, in order
+    /// (deletions have none).
+    pub fn apply(&self, tx: Transaction, now: SystemTime) -> Result<Vec<JournalEntry>, Error> {
         let mut writer = self.lock_writer()?;
-        let apex = canonical(apex);
-        if self.current.load().get(&apex).is_none() {
-            return Err(Error::NoSuchZone(apex));
+        let mut stage = Stage::new(&self.current.load(), &writer);
+        for op in tx.zone_ops {
+            stage.zone_op(op, now)?;
         }
-        let mut batch = self.remove_prefix(&rrset_prefix(&apex))?;
-        for key in self.db.scan_prefix(journal_prefix(&apex)).keys() {
-            batch.remove(key?);
+        for (key, value) in tx.catalog {
+            stage.changed = true;
+            match value {
+                Some(value) => stage.batch.insert(catalog_key(&key), value),
+                None => stage.batch.remove(catalog_key(&key)),
+            }
         }
-        batch.remove(zone_key(&apex));
-        self.write(&mut writer, batch)?;
-        writer.metas.remove(&apex);
-        self.publish(|set| set.without_zone(&apex));
-        Ok(())
+        if !stage.changed {
+            return Ok(stage.entries);
+        }
+        self.write(&mut writer, stage.batch)?;
+        writer.metas = stage.metas;
+        self.current.store(Arc::new(stage.zones));
+        Ok(stage.entries)
+    }
+
+    /// The value of catalog `key`, if set.
+    pub fn catalog_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.db.get(catalog_key(key))?.map(|v| v.to_vec()))
+    }
+
+    /// Every catalog entry whose key starts with `prefix`, in key order.
+    pub fn catalog_scan(&self, prefix: &[u8]) -> Result<Vec<CatalogEntry>, Error> {
+        let strip = CATALOG_PREFIX.len();
+        self.db
+            .scan_prefix(catalog_key(prefix))
+            .map(|item| item.map(|(k, v)| (k[strip..].to_vec(), v.to_vec())).map_err(Error::from))
+            .collect()
     }
 
     /// The journal of the zone at `apex`, oldest entry first.
@@ -171,6 +177,11 @@ impl Store {
         self.db.scan_prefix(journal_prefix(&apex)).values().map(|value| codec::decode_entry(&value?)).collect()
     }
 
+    /// Applies a transaction of one zone operation and returns its entry.
+    fn apply_one(&self, tx: Transaction, now: SystemTime) -> Result<JournalEntry, Error> {
+        self.apply(tx, now)?.pop().ok_or_else(|| Error::Storage("a zone operation produced no journal entry".into()))
+    }
+
     fn lock_writer(&self) -> Result<MutexGuard<'_, Writer>, Error> {
         let writer = self.writer.lock().map_err(|_| Error::Storage("a writer panicked".into()))?;
         if writer.failed {
@@ -179,45 +190,124 @@ impl Store {
         Ok(writer)
     }
 
-    /// A batch that removes every key under `prefix`.
-    fn remove_prefix(&self, prefix: &[u8]) -> Result<sled::Batch, Error> {
-        let mut batch = sled::Batch::default();
-        for key in self.db.scan_prefix(prefix).keys() {
-            batch.remove(key?);
-        }
-        Ok(batch)
-    }
-
     /// Applies `batch` atomically and waits until it is on disk.
     fn write(&self, writer: &mut Writer, batch: sled::Batch) -> Result<(), Error> {
         let result = self.db.apply_batch(batch).and_then(|()| self.db.flush().map(drop));
         writer.failed = result.is_err();
         Ok(result?)
     }
-
-    /// Publishes the successor of the current snapshot (callers hold the writer lock).
-    fn publish(&self, next: impl FnOnce(&ZoneSet) -> ZoneSet) {
-        let successor = next(&self.current.load());
-        self.current.store(Arc::new(successor));
-    }
 }
 
-impl Writer {
-    /// Adds `entry` to `batch` as the zone's next journal entry with the new
-    /// meta, trimming the oldest entries past the limit; returns the new meta.
-    fn journal(&self, batch: &mut sled::Batch, entry: &JournalEntry) -> Result<Meta, Error> {
-        let apex = &entry.zone;
-        let mut meta = self.metas.get(apex).copied().unwrap_or_default();
-        batch.insert(journal_key(apex, meta.next_seq), codec::encode_entry(entry)?);
+/// A transaction being staged: the zones and metas as they will be, the batch
+/// that makes them so, and the journal entries so far.
+struct Stage {
+    zones: ZoneSet,
+    metas: HashMap<Name, Meta>,
+    journal_limit: u64,
+    batch: sled::Batch,
+    entries: Vec<JournalEntry>,
+    changed: bool,
+}
+
+impl Stage {
+    fn new(zones: &ZoneSet, writer: &Writer) -> Self {
+        Self {
+            zones: zones.clone(),
+            metas: writer.metas.clone(),
+            journal_limit: writer.journal_limit,
+            batch: sled::Batch::default(),
+            entries: Vec::new(),
+            changed: false,
+        }
+    }
+
+    fn zone_op(&mut self, op: ZoneOp, now: SystemTime) -> Result<(), Error> {
+        match op {
+            ZoneOp::Change(cs) => self.change(&cs, now),
+            ZoneOp::Put { zone, author, reason } => self.put(zone, &author, &reason, now),
+            ZoneOp::Delete { apex } => self.delete(&canonical(&apex)),
+        }
+    }
+
+    /// Stages a change set; one that changes nothing only yields its entry.
+    fn change(&mut self, cs: &ChangeSet, now: SystemTime) -> Result<(), Error> {
+        let apex = canonical(&cs.zone);
+        let zone = self.zones.get(&apex).cloned().ok_or_else(|| Error::NoSuchZone(apex.clone()))?;
+        let (next, mut entry) = cs.apply(&zone, now)?;
+        entry.zone = apex.clone();
+        if entry.removed.is_empty() && entry.added.is_empty() {
+            self.entries.push(entry);
+            return Ok(());
+        }
+        for (owner, rtype) in touched_rrsets(&entry) {
+            match next.rrset(&owner, rtype) {
+                Some(set) => self.batch.insert(rrset_key(&apex, &owner, rtype), codec::encode_rrset(set)?),
+                None => self.batch.remove(rrset_key(&apex, &owner, rtype)),
+            }
+        }
+        self.journal(entry)?;
+        self.zones = self.zones.with_zone(Arc::new(next));
+        Ok(())
+    }
+
+    /// Stages creating or replacing a whole zone.
+    fn put(&mut self, mut zone: Zone, author: &str, reason: &str, now: SystemTime) -> Result<(), Error> {
+        let apex = zone.apex().clone();
+        check_zone(&zone)?;
+        let old = self.zones.get(&apex).cloned();
+        if let Some(old) = &old {
+            bump_serial(&mut zone, old.serial());
+            self.remove_rrsets(old);
+        }
+        let mut entry = full_diff(old.as_deref(), &zone);
+        (entry.author, entry.reason, entry.at_unix) = (author.to_owned(), reason.to_owned(), unix(now));
+        for set in zone.rrsets() {
+            self.batch.insert(rrset_key(&apex, set.name(), set.rtype()), codec::encode_rrset(set)?);
+        }
+        self.journal(entry)?;
+        self.zones = self.zones.with_zone(Arc::new(zone));
+        Ok(())
+    }
+
+    /// Stages deleting a zone with its records, journal and meta.
+    fn delete(&mut self, apex: &Name) -> Result<(), Error> {
+        let zone = self.zones.get(apex).cloned().ok_or_else(|| Error::NoSuchZone(apex.clone()))?;
+        self.remove_rrsets(&zone);
+        let meta = self.metas.remove(apex).unwrap_or_default();
+        for seq in meta.first_seq..meta.next_seq {
+            self.batch.remove(journal_key(apex, seq));
+        }
+        self.batch.remove(zone_key(apex));
+        self.zones = self.zones.without_zone(apex);
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Removes the stored RRsets of `zone` (as it stands in this stage).
+    fn remove_rrsets(&mut self, zone: &Zone) {
+        for set in zone.rrsets() {
+            self.batch.remove(rrset_key(zone.apex(), set.name(), set.rtype()));
+        }
+    }
+
+    /// Adds `entry` as its zone's next journal entry with the new meta,
+    /// trimming the oldest entries past the limit.
+    fn journal(&mut self, entry: JournalEntry) -> Result<(), Error> {
+        let apex = entry.zone.clone();
+        let mut meta = self.metas.get(&apex).copied().unwrap_or_default();
+        self.batch.insert(journal_key(&apex, meta.next_seq), codec::encode_entry(&entry)?);
         meta.next_seq += 1;
         meta.serial = entry.to_serial;
         let first = meta.first_seq.max(meta.next_seq.saturating_sub(self.journal_limit));
         for seq in meta.first_seq..first {
-            batch.remove(journal_key(apex, seq));
+            self.batch.remove(journal_key(&apex, seq));
         }
         meta.first_seq = first;
-        batch.insert(zone_key(apex), codec::encode_meta(&meta));
-        Ok(meta)
+        self.batch.insert(zone_key(&apex), codec::encode_meta(&meta));
+        self.metas.insert(apex, meta);
+        self.entries.push(entry);
+        self.changed = true;
+        Ok(())
     }
 }
 
@@ -313,6 +403,13 @@ fn rrset_prefix(apex: &Name) -> Vec<u8> {
 fn rrset_key(apex: &Name, owner: &Name, rtype: RecordType) -> Vec<u8> {
     let owner = key_text(owner);
     [&rrset_prefix(apex), owner.as_bytes(), b"\0", &u16::from(rtype).to_be_bytes()].concat()
+}
+
+/// Catalog keys live under this prefix, beside zones, records and journals.
+const CATALOG_PREFIX: &[u8] = b"c\0";
+
+fn catalog_key(key: &[u8]) -> Vec<u8> {
+    [CATALOG_PREFIX, key].concat()
 }
 
 fn journal_prefix(apex: &Name) -> Vec<u8> {
@@ -559,5 +656,87 @@ mod tests {
         store.db.flush().unwrap();
         drop(store);
         assert!(matches!(Store::open(dir.path()), Err(Error::Corrupt(_))));
+    }
+
+    const CHILD: &str = "$ORIGIN team.example.com.\n@ 3600 IN SOA ns1.example.com. hostmaster 1 3600 600 604800 60\n\
+                         @ 3600 IN NS ns1.example.com.\napp 60 IN A 192.0.2.7\n";
+
+    fn delegate(child: &str) -> ChangeSet {
+        let mut cs = ChangeSet::new(&apex(), "admin", "delegate");
+        let ns = hickory_proto::rr::rdata::NS(name("ns1.example.com."));
+        cs.push(Op::Add(Record::from_rdata(name(child), 3600, RData::NS(ns))));
+        cs
+    }
+
+    #[test]
+    fn transaction_spans_zones_and_catalog() {
+        let (dir, store) = store();
+        let mut tx = Transaction::new();
+        tx.put_zone(zonefile::parse(CHILD, None).unwrap(), "api", "hosted delegation")
+            .change(delegate("team.example.com."))
+            .catalog_put(b"team/team", b"{\"name\":\"team\"}".to_vec());
+        let entries = store.apply(tx, now()).unwrap();
+        assert_eq!(entries.len(), 2);
+        let snapshot = store.snapshot();
+        assert!(snapshot.get(&name("team.example.com.")).is_some());
+        assert!(snapshot.get(&apex()).unwrap().rrset(&name("team.example.com."), RecordType::NS).is_some());
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.catalog_get(b"team/team").unwrap().as_deref(), Some(&b"{\"name\":\"team\"}"[..]));
+        assert_eq!(store.snapshot().zones().len(), 2);
+        assert_eq!(store.journal(&apex()).unwrap().last().unwrap().reason, "delegate");
+    }
+
+    #[test]
+    fn failed_operation_writes_nothing() {
+        let (dir, store) = store();
+        let before = text_of(&store.snapshot());
+        let mut tx = Transaction::new();
+        tx.change(add_txt("ok.example.com.", "fine"))
+            .change(add_txt("outside.example.org.", "out of zone"))
+            .catalog_put(b"app/ok", b"x".to_vec());
+        assert!(matches!(store.apply(tx, now()), Err(Error::OutOfZone { .. })));
+        assert_eq!(text_of(&store.snapshot()), before);
+        assert_eq!(store.catalog_get(b"app/ok").unwrap(), None);
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(text_of(&store.snapshot()), before);
+        assert_eq!(store.journal(&apex()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn later_operations_see_earlier_ones() {
+        let (dir, store) = store();
+        let mut tx = Transaction::new();
+        tx.change(add_txt("a.example.com.", "one")).change(add_txt("a.example.com.", "two"));
+        let entries = store.apply(tx, now()).unwrap();
+        assert_eq!((entries[0].to_serial, entries[1].from_serial, entries[1].to_serial), (11, 11, 12));
+        // Replacing the zone in the same transaction drops what the change added, on disk too.
+        let mut tx = Transaction::new();
+        tx.change(add_txt("b.example.com.", "gone soon")).put_zone(
+            zonefile::parse(ZONE, None).unwrap(),
+            "import",
+            "reset",
+        );
+        store.apply(tx, now()).unwrap();
+        let expected = text_of(&store.snapshot());
+        assert!(!expected.contains("b.example.com."));
+        drop(store);
+        assert_eq!(text_of(&Store::open(dir.path()).unwrap().snapshot()), expected);
+    }
+
+    #[test]
+    fn catalog_scan_and_remove() {
+        let (dir, store) = store();
+        let mut tx = Transaction::new();
+        tx.catalog_put(b"app/b", b"2".to_vec()).catalog_put(b"app/a", b"1".to_vec()).catalog_put(b"team/x", vec![]);
+        store.apply(tx, now()).unwrap();
+        let mut tx = Transaction::new();
+        tx.catalog_remove(b"app/b");
+        store.apply(tx, now()).unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.catalog_scan(b"app/").unwrap(), vec![(b"app/a".to_vec(), b"1".to_vec())]);
+        assert_eq!(store.snapshot().zones().len(), 1, "catalog keys are not zones");
     }
 }
