@@ -144,7 +144,7 @@ if [[ -z ${PEERS_ONLY:-} ]]; then
   echo "== nameplate: import, serve --workers $workers on $np_port"
   "$bin" zone import "$zone" --data-dir "$tmp/data"
   RUST_LOG=${RUST_LOG:-warn} "$bin" serve --data-dir "$tmp/data" --workers "$workers" \
-    --dns-listen "127.0.0.1:$np_port" >"$tmp/nameplate.log" 2>&1 &
+    --dns-listen "127.0.0.1:$np_port" --http-listen 127.0.0.1:0 >"$tmp/nameplate.log" 2>&1 &
   np_pid=$!
   if ! ready "$np_port" "$origin"; then
     echo "--- nameplate log" >&2; tail -n 50 "$tmp/nameplate.log" >&2

@@ -20,6 +20,8 @@ pub struct Config {
     pub log: Log,
     /// The DNS listeners.
     pub dns: Dns,
+    /// The HTTP API listener.
+    pub http: Http,
     /// The platform zone created on first start.
     pub platform: Platform,
 }
@@ -60,6 +62,14 @@ pub struct Dns {
     pub tcp_idle_timeout_secs: u64,
     /// Concurrent TCP connection limit.
     pub tcp_max_connections: usize,
+}
+
+/// HTTP API listener settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// The address the API listens on (plain HTTP until the CA issue).
+    pub listen: SocketAddr,
 }
 
 /// The platform zone's shape.
@@ -139,6 +149,7 @@ mod tests {
         let config = Config::load(None).expect("default config");
         assert_eq!(config.platform.zone, "apps.company.com");
         assert_eq!(config.dns.listen, vec!["127.0.0.1:5353".parse::<SocketAddr>().expect("addr")]);
+        assert_eq!(config.http.listen, "127.0.0.1:8080".parse::<SocketAddr>().expect("addr"));
     }
 
     #[test]

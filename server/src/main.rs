@@ -25,8 +25,37 @@ enum Command {
     /// Import or export zones while no server holds the data directory.
     #[command(subcommand)]
     Zone(ZoneCommand),
+    /// Administration that works offline on the data directory.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Print the embedded default configuration (the configuration reference).
     Config,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Mint an API token while no server holds the data directory (for
+    /// bootstrap and recovery) and print it on stdout; it is shown only once.
+    Create {
+        /// The team the token acts for (it must exist, except `platform`).
+        #[arg(long)]
+        team: String,
+        /// admin (team platform only), owner, member or ci.
+        #[arg(long)]
+        role: api::Role,
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -46,6 +75,9 @@ struct ServeArgs {
     /// A UDP+TCP listen address; repeat for several (overrides `dns.listen`).
     #[arg(long = "dns-listen", value_name = "ADDR:PORT")]
     dns_listen: Vec<SocketAddr>,
+    /// The HTTP API listen address (overrides `http.listen`).
+    #[arg(long = "http-listen", value_name = "ADDR:PORT")]
+    http_listen: Option<SocketAddr>,
     /// UDP worker threads per address (overrides `dns.workers`).
     #[arg(long)]
     workers: Option<usize>,
@@ -99,6 +131,9 @@ fn run(cli: Cli) -> Result<()> {
             import(&load(&common)?, &file, origin.as_deref())
         }
         Command::Zone(ZoneCommand::Export { name, common }) => export(&load(&common)?, &name),
+        Command::Admin(AdminCommand::Token(TokenCommand::Create { team, role, description, common })) => {
+            create_token(&load(&common)?, &team, role, &description)
+        }
         Command::Config => {
             print!("{DEFAULT_TOML}");
             Ok(())
@@ -118,6 +153,9 @@ fn serve_config(args: &ServeArgs) -> Result<Config> {
     let mut config = load(&args.common)?;
     if !args.dns_listen.is_empty() {
         config.dns.listen.clone_from(&args.dns_listen);
+    }
+    if let Some(addr) = args.http_listen {
+        config.http.listen = addr;
     }
     if let Some(workers) = args.workers {
         config.dns.workers = workers;
@@ -161,5 +199,19 @@ fn export(config: &Config, name: &str) -> Result<()> {
     let snapshot = store.snapshot();
     let zone = snapshot.get(&apex).with_context(|| format!("no zone {apex} in {}", config.data_dir.display()))?;
     print!("{}", zones::zonefile::write(zone));
+    Ok(())
+}
+
+fn create_token(config: &Config, team: &str, role: api::Role, description: &str) -> Result<()> {
+    let store = nameplate::serve::open_store(config)
+        .context("the data directory must not be held by a running server (use the API there)")?;
+    let now = SystemTime::now();
+    if team == api::PLATFORM_TEAM {
+        // Recovery or bootstrap on a data directory never served yet.
+        api::ensure_platform_team(&store, now)?;
+    }
+    let issued = api::issue_token(&store, now, team, role, description)?;
+    eprintln!("created token {} for team {team} ({role})", issued.id);
+    println!("{}", issued.token);
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! `nameplate serve`: open the store, seed it, start the listeners, run
-//! until SIGINT or SIGTERM.
+//! `nameplate serve`: open the store, seed it (platform zone, admin token),
+//! start the DNS and HTTP listeners, run until SIGINT or SIGTERM.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -14,6 +14,7 @@ use crate::dns::{self, Snapshots};
 pub fn run(config: &Config) -> Result<()> {
     let store = Arc::new(open_store(config)?);
     seed_if_empty(&store, config)?;
+    bootstrap_admin(&store, config)?;
     let snapshots: Arc<dyn Snapshots> = store.clone();
     let workers = config.udp_workers();
     for addr in &config.dns.listen {
@@ -37,6 +38,16 @@ pub fn run(config: &Config) -> Result<()> {
                 .with_context(|| format!("binding TCP {addr}"))?;
             tokio::spawn(accept);
         }
+        let http = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .with_context(|| format!("binding HTTP {}", config.http.listen))?;
+        let state = api::AppState::new(store.clone(), api::Config::default());
+        tokio::spawn(async move {
+            if let Err(error) = api::serve(http, state).await {
+                tracing::error!(%error, "the HTTP API stopped");
+            }
+        });
+        tracing::info!(listen = %config.http.listen, "nameplate is serving the API");
         let zones = store.snapshot().zones().len();
         tracing::info!(listen = ?config.dns.listen, workers, zones, "nameplate is serving DNS");
         shutdown_signal().await;
@@ -60,6 +71,19 @@ fn seed_if_empty(store: &Store, config: &Config) -> Result<()> {
     let zone = crate::seed::platform_zone(&config.platform)?;
     tracing::info!(zone = %zone.apex(), "empty data directory: creating the platform zone");
     store.put_zone(zone, "nameplate", "first start", SystemTime::now())?;
+    Ok(())
+}
+
+/// Creates the platform admin token on first start and prints it once, on
+/// stdout (not in the log).
+fn bootstrap_admin(store: &Store, config: &Config) -> Result<()> {
+    let token = api::ensure_admin_token(store, &config.data_dir, SystemTime::now())
+        .context("creating the platform admin token")?;
+    if let Some(token) = token {
+        let file = config.data_dir.join(api::tokens::ADMIN_TOKEN_FILE);
+        println!("nameplate: the platform admin token (shown only now; also in {}, mode 0600):", file.display());
+        println!("{token}");
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 //! `cargo build --release -p nameplate && cargo test --release -p nameplate-tests`,
 //! or point `NAMEPLATE_BIN` at it.
 
+pub mod api;
 pub mod dns;
 pub mod paths;
 pub mod peers;

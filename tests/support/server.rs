@@ -25,7 +25,8 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// The largest part of the server log printed when a test fails.
 const LOG_TAIL: usize = 32 * 1024;
 
-/// A running `nameplate serve`, listening for DNS on a free loopback port.
+/// A running `nameplate serve`, listening for DNS and HTTP on free loopback
+/// ports.
 ///
 /// The process is stopped on drop; if the test is panicking at that point the
 /// server's log (stdout and stderr, kept in a file) is printed.
@@ -33,6 +34,7 @@ const LOG_TAIL: usize = 32 * 1024;
 pub struct Server {
     child: Option<Child>,
     addr: SocketAddr,
+    http_addr: SocketAddr,
     data_dir: PathBuf,
     log: PathBuf,
     _log_dir: TempDir,
@@ -40,7 +42,7 @@ pub struct Server {
 
 impl Server {
     /// Starts `nameplate serve --data-dir DATA_DIR --dns-listen 127.0.0.1:PORT
-    /// --workers 2` and waits until it answers a UDP SOA query for `zone`
+    /// --http-listen 127.0.0.1:PORT2 --workers 2` and waits until it answers a UDP SOA query for `zone`
     /// with NOERROR and the SOA record.
     pub fn start(data_dir: &Path, zone: &str) -> Result<Self> {
         Self::start_with_args(data_dir, zone, &[])
@@ -49,6 +51,7 @@ impl Server {
     /// As [`Server::start`], with extra command line arguments after `serve`'s own.
     pub fn start_with_args(data_dir: &Path, zone: &str, extra: &[&str]) -> Result<Self> {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let http_addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let log_dir = tempfile::Builder::new().prefix("nameplate-log-").tempdir()?;
         let log = log_dir.path().join("serve.log");
         let out = File::create(&log).context("creating the server log")?;
@@ -58,6 +61,8 @@ impl Server {
             .arg(data_dir)
             .arg("--dns-listen")
             .arg(addr.to_string())
+            .arg("--http-listen")
+            .arg(http_addr.to_string())
             .args(["--workers", "2"])
             .args(extra)
             .stdin(Stdio::null())
@@ -65,7 +70,8 @@ impl Server {
             .stderr(out)
             .spawn()
             .context("spawning nameplate serve")?;
-        let mut server = Self { child: Some(child), addr, data_dir: data_dir.to_path_buf(), log, _log_dir: log_dir };
+        let mut server =
+            Self { child: Some(child), addr, http_addr, data_dir: data_dir.to_path_buf(), log, _log_dir: log_dir };
         if let Err(e) = server.wait_ready(zone) {
             let log = server.log_tail();
             server.kill();
@@ -77,6 +83,12 @@ impl Server {
     /// The DNS address (UDP and TCP).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The HTTP API address (see [`crate::api`]; it may start listening a
+    /// moment after DNS answers).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
     }
 
     /// The data directory the server was started on.

@@ -1,0 +1,114 @@
+//! Bearer-token authentication and the roles a token carries.
+//!
+//! A request's `Authorization: Bearer <token>` is hashed and looked up in
+//! the catalog ([`crate::tokens`]); the token itself is never stored or
+//! logged. Missing, malformed, unknown and revoked tokens all get the same
+//! 401, so a caller learns nothing about which it was.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+
+use crate::tokens::{self, TokenRecord};
+use crate::{ApiError, AppState, PLATFORM_TEAM};
+
+/// What a token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The platform administrator: everything, every team.
+    Admin,
+    /// A team's owner: manages the team's tokens and names.
+    Owner,
+    /// A team member: reads and writes the team's names.
+    Member,
+    /// A CI pipeline: previews only.
+    Ci,
+}
+
+impl Role {
+    /// The role's name as in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+            Role::Member => "member",
+            Role::Ci => "ci",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "admin" => Ok(Role::Admin),
+            "owner" => Ok(Role::Owner),
+            "member" => Ok(Role::Member),
+            "ci" => Ok(Role::Ci),
+            _ => Err(format!("unknown role {text:?}: expected admin, owner, member or ci")),
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug)]
+pub(crate) struct Principal {
+    /// The token's id (safe to log and audit).
+    pub(crate) token_id: String,
+    /// The token's team.
+    pub(crate) team: String,
+    /// The token's role.
+    pub(crate) role: Role,
+}
+
+impl Principal {
+    /// Whether this is a platform admin.
+    pub(crate) fn is_admin(&self) -> bool {
+        self.role == Role::Admin && self.team == PLATFORM_TEAM
+    }
+
+    /// Whether the caller may read `team`: an admin, or a member of it.
+    pub(crate) fn may_read(&self, team: &str) -> bool {
+        self.is_admin() || self.team == team
+    }
+
+    /// Whether the caller may manage `team`'s tokens: an admin, or its owner.
+    pub(crate) fn may_manage(&self, team: &str) -> bool {
+        self.is_admin() || (self.team == team && self.role == Role::Owner)
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?.to_owned();
+        let record: TokenRecord = state
+            .read(move |store, _| tokens::lookup(store, &token))
+            .await?
+            .filter(|record| !record.revoked)
+            .ok_or(ApiError::Unauthorized("the bearer token is unknown or revoked"))?;
+        Ok(Principal { token_id: record.id, team: record.team, role: record.role })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts.headers.get(header::AUTHORIZATION).ok_or(ApiError::NoCredentials)?;
+    let text = value.to_str().map_err(|_| ApiError::Unauthorized("the Authorization header is not text"))?;
+    let (scheme, token) =
+        text.split_once(' ').ok_or(ApiError::Unauthorized("the Authorization header is not Bearer <token>"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::Unauthorized("the Authorization header is not Bearer <token>"));
+    }
+    Ok(token.trim())
+}

@@ -1,0 +1,127 @@
+//! nameplate's HTTP edge: the management REST API under `/api/v1`.
+//!
+//! - [`app`] is the whole route table; the binary serves it, tests drive it
+//!   with `tower::ServiceExt::oneshot`.
+//! - [`AppState`] wraps the shared [`App`]: the zone [`Store`], an injected
+//!   [`Clock`] and the [`Config`].
+//! - Errors are one [`ApiError`] enum, answered as RFC 9457
+//!   `application/problem+json` in exactly one place (`problem.rs`).
+//! - Authentication is `Authorization: Bearer <token>`; tokens are random,
+//!   shown once, and stored only as SHA-256 hashes in the store's catalog
+//!   (see [`tokens`] for the key layout). [`ensure_admin_token`] creates the
+//!   platform admin token on first start.
+//!
+//! Every write goes through [`Store::apply`], so it is on disk before the
+//! `2xx` is sent.
+
+mod auth;
+mod clock;
+mod error;
+mod extract;
+mod problem;
+mod routes;
+mod teams;
+pub mod tokens;
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use zones::Store;
+
+pub use auth::Role;
+pub use clock::{Clock, SystemClock, rfc3339};
+pub use error::ApiError;
+pub use routes::app;
+pub use teams::ensure_platform_team;
+pub use tokens::{Issued, ensure_admin_token, issue_token};
+
+/// The team that holds the platform admin tokens, created on first start.
+pub const PLATFORM_TEAM: &str = "platform";
+
+/// API settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { body_limit: 64 * 1024 }
+    }
+}
+
+/// Everything the handlers share.
+pub struct App {
+    /// The zones and the catalog.
+    pub store: Arc<Store>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// API settings.
+    pub config: Config,
+    /// Serializes the API's check-then-write sequences.
+    writer: Mutex<()>,
+}
+
+/// The router's state: the shared [`App`].
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl AppState {
+    /// State over `store` with the system clock and `config`.
+    pub fn new(store: Arc<Store>, config: Config) -> Self {
+        Self::with_clock(store, Arc::new(SystemClock), config)
+    }
+
+    /// State over `store` with `clock` and `config`.
+    pub fn with_clock(store: Arc<Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
+        Self(Arc::new(App { store, clock, config, writer: Mutex::new(()) }))
+    }
+
+    /// Runs `job` on a blocking thread (writes flush synchronously) with the
+    /// store and the current time, holding the API's write lock so that a
+    /// check and the write it guards are not interleaved with another
+    /// request's.
+    pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Store, SystemTime) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let app = self.0.clone();
+        blocking(move || {
+            let _guard = app.writer.lock().map_err(|_| ApiError::Internal("a writer panicked".to_owned()))?;
+            job(&app.store, app.clock.now())
+        })
+        .await
+    }
+
+    /// Runs `job` on a blocking thread (sled reads may touch the disk)
+    /// without the write lock.
+    pub(crate) async fn read<T, F>(&self, job: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Store, SystemTime) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let app = self.0.clone();
+        blocking(move || job(&app.store, app.clock.now())).await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(job).await.map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// Serves [`app`] over `listener` until the runtime shuts down.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).await
+}

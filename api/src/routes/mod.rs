@@ -1,0 +1,52 @@
+//! The route table and the handlers, one module per resource.
+//!
+//! | method and path                          | who may call it                         |
+//! | ---------------------------------------- | --------------------------------------- |
+//! | `GET /healthz`                           | anyone                                  |
+//! | `POST /api/v1/teams`                     | admin                                   |
+//! | `GET /api/v1/teams`                      | any token (non-admins see their team)   |
+//! | `GET /api/v1/teams/{team}`               | admin, or a token of that team          |
+//! | `POST /api/v1/teams/{team}/tokens`       | admin, or an owner of that team         |
+//! | `DELETE /api/v1/teams/{team}/tokens/{id}`| admin, or an owner of that team         |
+
+mod teams;
+mod tokens;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+
+use crate::{ApiError, AppState};
+
+/// The whole route table over `state`.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.body_limit;
+    let v1 = Router::new()
+        .route("/teams", post(teams::create).get(teams::list))
+        .route("/teams/{team}", get(teams::show))
+        .route("/teams/{team}/tokens", post(tokens::create))
+        .route("/teams/{team}/tokens/{id}", delete(tokens::revoke));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such resource".to_owned())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod tests;

@@ -1,0 +1,68 @@
+//! `/api/v1/teams`: create, list and show teams.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Principal;
+use crate::extract::{Json, Path};
+use crate::teams::{self, TeamRecord};
+use crate::{ApiError, AppState};
+
+/// The body of `POST /teams`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewTeam {
+    name: String,
+    #[serde(default)]
+    region: Option<String>,
+}
+
+/// The body of `GET /teams`.
+#[derive(Debug, Serialize)]
+pub(crate) struct TeamList {
+    teams: Vec<TeamRecord>,
+}
+
+/// `POST /teams` (admin): 201 with the team, 409 if it exists.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Json(body): Json<NewTeam>,
+) -> Result<Response, ApiError> {
+    if !who.is_admin() {
+        return Err(ApiError::Forbidden("only the platform admin may create teams".to_owned()));
+    }
+    let team = state.write(move |store, now| teams::create(store, now, &body.name, body.region.as_deref())).await?;
+    tracing::info!(team = %team.name, by = %who.token_id, "team created");
+    let location = format!("/api/v1/teams/{}", team.name);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(team)).into_response())
+}
+
+/// `GET /teams`: every team for the admin, the caller's own team otherwise.
+pub(crate) async fn list(State(state): State<AppState>, who: Principal) -> Result<axum::Json<TeamList>, ApiError> {
+    let teams = state
+        .read(move |store, _| match who.is_admin() {
+            true => teams::list(store),
+            false => Ok(teams::get(store, &who.team)?.into_iter().collect()),
+        })
+        .await?;
+    Ok(axum::Json(TeamList { teams }))
+}
+
+/// `GET /teams/{team}`: the admin or a token of that team; 403 for others
+/// (whether or not the team exists), 404 if it does not exist.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(team): Path<String>,
+) -> Result<axum::Json<TeamRecord>, ApiError> {
+    if !who.may_read(&team) {
+        return Err(ApiError::Forbidden(format!("a token of team {} may not read team {team}", who.team)));
+    }
+    let found = state
+        .read(move |store, _| teams::get(store, &team)?.ok_or(ApiError::NotFound(format!("no team {team}"))))
+        .await?;
+    Ok(axum::Json(found))
+}

@@ -1,0 +1,161 @@
+//! The HTTP API under test: a blocking reqwest client with the bearer token
+//! of one principal, replies reduced to status + problem fields, and the
+//! admin token the first start writes to `<data-dir>/admin.token`.
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use serde_json::Value;
+
+use crate::server::READY_DEADLINE;
+
+/// How long one API request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The file `nameplate serve` writes the first admin token to.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// The admin token in `<data_dir>/admin.token`.
+pub fn admin_token(data_dir: &Path) -> Result<String> {
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text.trim().to_owned())
+}
+
+/// The permission bits of `<data_dir>/admin.token` (e.g. `0o600`).
+#[cfg(unix)]
+pub fn admin_token_mode(data_dir: &Path) -> Result<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    Ok(fs::metadata(&path).with_context(|| format!("stat {}", path.display()))?.permissions().mode() & 0o777)
+}
+
+/// A reply: status, the headers the tests look at, and the body as JSON
+/// (or as a JSON string when it is not JSON).
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// The Content-Type header, or "".
+    pub content_type: String,
+    /// The WWW-Authenticate header, if any.
+    pub www_authenticate: Option<String>,
+    /// The body.
+    pub body: Value,
+}
+
+impl Reply {
+    /// Errors unless this is an RFC 9457 problem with `status` and type
+    /// `urn:nameplate:problem:<kind>` and a non-empty detail.
+    pub fn expect_problem(&self, status: u16, kind: &str) -> Result<()> {
+        let want = format!("urn:nameplate:problem:{kind}");
+        ensure!(self.status == status, "status {} (want {status}): {}", self.status, self.body);
+        ensure!(self.content_type == "application/problem+json", "content type {:?}", self.content_type);
+        ensure!(self.body["type"] == want.as_str(), "type {} (want {want})", self.body["type"]);
+        ensure!(self.body["status"] == status, "body status {}", self.body["status"]);
+        ensure!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "no detail: {}", self.body);
+        Ok(())
+    }
+
+    /// Errors unless the status is `status`.
+    pub fn expect_status(&self, status: u16) -> Result<&Self> {
+        ensure!(self.status == status, "status {} (want {status}): {}", self.status, self.body);
+        Ok(self)
+    }
+
+    /// The string field `field` of the body.
+    pub fn str(&self, field: &str) -> Result<String> {
+        self.body[field].as_str().map(str::to_owned).with_context(|| format!("no string {field:?} in {}", self.body))
+    }
+}
+
+/// A client of one server's API, acting with one bearer token (or none).
+#[derive(Clone, Debug)]
+pub struct Api {
+    base: String,
+    token: Option<String>,
+    client: Client,
+}
+
+impl Api {
+    /// A client of the API at `addr` with no token; waits until `/healthz`
+    /// answers 200.
+    pub fn connect(addr: SocketAddr) -> Result<Self> {
+        let client = Client::builder().timeout(REQUEST_TIMEOUT).build().context("building the HTTP client")?;
+        let api = Self { base: format!("http://{addr}"), token: None, client };
+        api.wait_healthy()?;
+        Ok(api)
+    }
+
+    /// The same client acting with `token`.
+    pub fn with_token(&self, token: &str) -> Self {
+        Self { token: Some(token.to_owned()), ..self.clone() }
+    }
+
+    fn wait_healthy(&self) -> Result<()> {
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            let last = match self.client.get(format!("{}/healthz", self.base)).send() {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) => format!("status {}", r.status()),
+                Err(e) => format!("{e}"),
+            };
+            if Instant::now() > deadline {
+                bail!("{}/healthz not ready within {READY_DEADLINE:?} (last: {last})", self.base);
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Result<Reply> {
+        self.send(self.client.get(self.url(path)))
+    }
+
+    /// `POST path` with `body` as JSON.
+    pub fn post(&self, path: &str, body: &Value) -> Result<Reply> {
+        self.post_raw(path, "application/json", &body.to_string())
+    }
+
+    /// `POST path` with a raw body and content type (for malformed input).
+    pub fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Result<Reply> {
+        self.send(self.client.post(self.url(path)).header(CONTENT_TYPE, content_type).body(body.to_owned()))
+    }
+
+    /// `DELETE path`.
+    pub fn delete(&self, path: &str) -> Result<Reply> {
+        self.send(self.client.delete(self.url(path)))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn send(&self, request: RequestBuilder) -> Result<Reply> {
+        let request = match &self.token {
+            Some(token) => request.header(AUTHORIZATION, format!("Bearer {token}")),
+            None => request,
+        };
+        let response = request.send().context("API request")?;
+        let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (content_type, www_authenticate) = (header(CONTENT_TYPE).unwrap_or_default(), header(WWW_AUTHENTICATE));
+        let status = response.status().as_u16();
+        let text = response.text().context("reading the API response")?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Reply { status, content_type, www_authenticate, body })
+    }
+}
+
+/// Runs `nameplate admin token create --team TEAM --role ROLE --data-dir
+/// DATA_DIR` and returns its output whatever the exit status.
+pub fn try_token_create(data_dir: &Path, team: &str, role: &str) -> Result<crate::server::CmdOutput> {
+    let mut cmd = crate::server::nameplate_cmd(&["admin", "token", "create", "--team", team, "--role", role])?;
+    cmd.arg("--data-dir").arg(data_dir);
+    crate::server::run(&mut cmd, crate::server::CLI_DEADLINE)
+}
