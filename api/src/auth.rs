@@ -81,6 +81,24 @@ impl Principal {
         self.is_admin() || self.team == team
     }
 
+    /// The caller as the policy crate sees it.
+    pub(crate) fn policy(&self) -> Result<policy::Principal, ApiError> {
+        let role = match self.role {
+            Role::Admin if self.team == PLATFORM_TEAM => policy::Role::Admin,
+            Role::Admin | Role::Owner => policy::Role::Owner,
+            Role::Member => policy::Role::Member,
+            Role::Ci => policy::Role::Ci,
+        };
+        let team = policy::Label::new(&self.team)
+            .map_err(|e| ApiError::Internal(format!("token {} has an invalid team: {e}", self.token_id)))?;
+        Ok(policy::Principal { role, team })
+    }
+
+    /// The author written into change sets and the journal.
+    pub(crate) fn author(&self) -> String {
+        format!("token:{} team:{}", self.token_id, self.team)
+    }
+
     /// Whether the caller may manage `team`'s tokens: an admin, or its owner.
     pub(crate) fn may_manage(&self, team: &str) -> bool {
         self.is_admin() || (self.team == team && self.role == Role::Owner)

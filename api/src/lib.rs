@@ -3,7 +3,8 @@
 //! - [`app`] is the whole route table; the binary serves it, tests drive it
 //!   with `tower::ServiceExt::oneshot`.
 //! - [`AppState`] wraps the shared [`App`]: the zone [`Store`], an injected
-//!   [`Clock`] and the [`Config`].
+//!   [`Clock`] and the [`Config`], which carries the [`Policy`] (naming
+//!   scheme, ownership, quotas) every handler asks before it writes.
 //! - Errors are one [`ApiError`] enum, answered as RFC 9457
 //!   `application/problem+json` in exactly one place (`problem.rs`).
 //! - Authentication is `Authorization: Bearer <token>`; tokens are random,
@@ -18,14 +19,18 @@ mod auth;
 mod clock;
 mod error;
 mod extract;
+mod pdns;
 mod problem;
 mod routes;
 mod teams;
 pub mod tokens;
+mod usage;
+mod zones_catalog;
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use policy::Policy;
 use zones::Store;
 
 pub use auth::Role;
@@ -43,11 +48,14 @@ pub const PLATFORM_TEAM: &str = "platform";
 pub struct Config {
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Every policy decision: naming scheme, ownership, quotas, previews, risk.
+    pub policy: Arc<Policy>,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self { body_limit: 64 * 1024 }
+impl Config {
+    /// The default body limit (64 KiB) with `policy`.
+    pub fn new(policy: Policy) -> Self {
+        Self { body_limit: 64 * 1024, policy: Arc::new(policy) }
     }
 }
 

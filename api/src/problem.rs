@@ -42,7 +42,9 @@ impl IntoResponse for ApiError {
             | ApiError::BodyTooLarge(d)
             | ApiError::UnsupportedMediaType(d)
             | ApiError::InvalidName(d)
-            | ApiError::InvalidRequest(d) => d.clone(),
+            | ApiError::InvalidRequest(d)
+            | ApiError::QuotaExceeded(d)
+            | ApiError::InvalidRecords(d) => d.clone(),
         };
         let body = Problem { kind, title, status: status.as_u16(), detail };
         let json = serde_json::to_vec(&body).unwrap_or_default();
@@ -82,6 +84,8 @@ fn classify(error: &ApiError) -> (StatusCode, &'static str, &'static str) {
         }
         ApiError::InvalidName(_) => (S::BAD_REQUEST, "urn:nameplate:problem:invalid-name", "Invalid name"),
         ApiError::InvalidRequest(_) => (S::BAD_REQUEST, "urn:nameplate:problem:invalid-request", "Invalid request"),
+        ApiError::QuotaExceeded(_) => (S::BAD_REQUEST, "urn:nameplate:problem:quota-exceeded", "Quota exceeded"),
+        ApiError::InvalidRecords(_) => (S::BAD_REQUEST, "urn:nameplate:problem:invalid-records", "Invalid records"),
         ApiError::Storage(_) => (S::INTERNAL_SERVER_ERROR, "urn:nameplate:problem:storage", "Storage failure"),
         ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "urn:nameplate:problem:internal", "Internal error"),
     }

@@ -1,15 +1,16 @@
 //! Teams in the catalog.
 //!
 //! ```text
-//! team/<name> -> JSON TeamRecord {name, region, created_at}
+//! team/<name> -> JSON TeamRecord {name, region, quotas?, created_at}
 //! ```
 //!
-//! Names are checked here as DNS labels (LDH, 1 to 63, lowercase); the
-//! naming rules of `policy` (reserved labels, env and region names) will
-//! replace this check.
+//! Team names are checked by the naming scheme ([`policy::Scheme::team`]):
+//! lowercase LDH labels that are no environment, region or reserved label.
+//! `quotas` overrides some of the configured limits for this team.
 
 use std::time::SystemTime;
 
+use policy::{Label, Policy, QuotaOverride, Quotas};
 use serde::{Deserialize, Serialize};
 use zones::{Store, Transaction};
 
@@ -23,6 +24,9 @@ pub(crate) struct TeamRecord {
     pub(crate) name: String,
     /// The team's home region, if any.
     pub(crate) region: Option<String>,
+    /// Limits that replace the configured ones for this team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) quotas: Option<QuotaOverride>,
     /// When the team was created (RFC 3339).
     pub(crate) created_at: String,
 }
@@ -30,7 +34,14 @@ pub(crate) struct TeamRecord {
 impl TeamRecord {
     /// A team created at `now`.
     pub(crate) fn new(name: &str, region: Option<&str>, now: SystemTime) -> Self {
-        Self { name: name.to_owned(), region: region.map(str::to_owned), created_at: rfc3339(now) }
+        Self { name: name.to_owned(), region: region.map(str::to_owned), quotas: None, created_at: rfc3339(now) }
+    }
+
+    /// The team's limits: the configured ones, with its stored override.
+    pub(crate) fn limits(&self, policy: &Policy) -> Result<Quotas, ApiError> {
+        let label = Label::new(&self.name)?;
+        let configured = policy.quotas.limits(&label);
+        Ok(self.quotas.as_ref().map_or(configured, |o| configured.overridden(o)))
     }
 }
 
@@ -67,16 +78,32 @@ pub fn ensure_platform_team(store: &Store, now: SystemTime) -> Result<(), ApiErr
     Ok(())
 }
 
-/// Creates team `name` (a valid, unused label) in `region`, durably.
-pub(crate) fn create(store: &Store, now: SystemTime, name: &str, region: Option<&str>) -> Result<TeamRecord, ApiError> {
-    check_label("team name", name)?;
-    if let Some(region) = region {
+/// What `POST /teams` asks for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewTeam {
+    /// The team's name.
+    pub(crate) name: String,
+    /// Its home region.
+    #[serde(default)]
+    pub(crate) region: Option<String>,
+    /// Limits replacing the configured ones.
+    #[serde(default)]
+    pub(crate) quotas: Option<QuotaOverride>,
+}
+
+/// Creates the team `new` asks for (a name the scheme allows, unused),
+/// durably.
+pub(crate) fn create(store: &Store, policy: &Policy, now: SystemTime, new: &NewTeam) -> Result<TeamRecord, ApiError> {
+    let name = policy.scheme.team(&new.name)?;
+    if let Some(region) = &new.region {
         check_label("region", region)?;
     }
-    if get(store, name)?.is_some() {
+    if get(store, name.as_str())?.is_some() {
         return Err(ApiError::Conflict(format!("team {name} exists already")));
     }
-    let team = TeamRecord::new(name, region, now);
+    let mut team = TeamRecord::new(name.as_str(), new.region.as_deref(), now);
+    team.quotas = new.quotas;
     let mut tx = Transaction::new();
     stage(&mut tx, &team)?;
     store.apply(tx, now)?;

@@ -24,6 +24,9 @@ pub struct Config {
     pub http: Http,
     /// The platform zone created on first start.
     pub platform: Platform,
+    /// Naming scheme, quotas, preview lifetimes and the risk policy.
+    #[serde(default)]
+    pub policy: policy::PolicyConfig,
 }
 
 /// Logging settings.
@@ -107,6 +110,7 @@ impl Config {
             let overlay: toml::Table = text.parse().with_context(|| format!("parsing config {}", path.display()))?;
             merge(&mut merged, overlay);
         }
+        default_scheme_zones(&mut merged);
         let config: Config = merged.try_into().context("invalid configuration")?;
         config.check()?;
         Ok(config)
@@ -125,6 +129,26 @@ impl Config {
         anyhow::ensure!(!self.platform.nameservers.is_empty(), "platform.nameservers must not be empty");
         anyhow::ensure!(self.dns.tcp_max_connections > 0, "dns.tcp_max_connections must be at least 1");
         Ok(())
+    }
+}
+
+/// Unless `policy.scheme.zones` is set, makes the platform zone the one
+/// platform zone of the naming scheme.
+fn default_scheme_zones(config: &mut toml::Table) {
+    let Some(zone) = config.get("platform").and_then(|p| p.get("zone")).cloned() else {
+        return;
+    };
+    let policy = config.entry("policy").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let Some(policy) = policy.as_table_mut() else {
+        return; // not a table: deserializing reports it
+    };
+    let scheme = policy.entry("scheme").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let Some(scheme) = scheme.as_table_mut()
+        && !scheme.contains_key("zones")
+    {
+        let mut entry = toml::Table::new();
+        entry.insert("apex".to_owned(), zone);
+        scheme.insert("zones".to_owned(), toml::Value::Array(vec![toml::Value::Table(entry)]));
     }
 }
 
@@ -150,6 +174,24 @@ mod tests {
         assert_eq!(config.platform.zone, "apps.company.com");
         assert_eq!(config.dns.listen, vec!["127.0.0.1:5353".parse::<SocketAddr>().expect("addr")]);
         assert_eq!(config.http.listen, "127.0.0.1:8080".parse::<SocketAddr>().expect("addr"));
+        assert_eq!(config.policy.scheme.zones[0].apex, "apps.company.com");
+        assert_eq!(config.policy.scheme.envs, ["prod", "staging", "dev", "preview"]);
+    }
+
+    #[test]
+    fn scheme_zones_follow_the_platform_zone_unless_set() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("n.toml");
+        std::fs::write(&path, "[platform]\nzone = \"svc.example.org\"\n").expect("write");
+        let config = Config::load(Some(&path)).expect("overlay");
+        assert_eq!(config.policy.scheme.zones.len(), 1);
+        assert_eq!(config.policy.scheme.zones[0].apex, "svc.example.org");
+        let text = "[[policy.scheme.zones]]\napex = \"eu-apps.company.com\"\nregion = \"eu\"\n";
+        std::fs::write(&path, text).expect("write");
+        let config = Config::load(Some(&path)).expect("overlay");
+        assert_eq!(config.policy.scheme.zones[0].region.as_deref(), Some("eu"));
+        std::fs::write(&path, "[policy.quotas.default]\nrecordz = 3\n").expect("write");
+        assert!(Config::load(Some(&path)).is_err(), "unknown policy keys fail");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::dns::{self, Snapshots};
 
 /// Runs the server with `config` until a termination signal.
 pub fn run(config: &Config) -> Result<()> {
+    let policy = build_policy(config)?;
     let store = Arc::new(open_store(config)?);
     seed_if_empty(&store, config)?;
     bootstrap_admin(&store, config)?;
@@ -41,7 +42,7 @@ pub fn run(config: &Config) -> Result<()> {
         let http = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .with_context(|| format!("binding HTTP {}", config.http.listen))?;
-        let state = api::AppState::new(store.clone(), api::Config::default());
+        let state = api::AppState::new(store.clone(), api::Config::new(policy));
         tokio::spawn(async move {
             if let Err(error) = api::serve(http, state).await {
                 tracing::error!(%error, "the HTTP API stopped");
@@ -56,6 +57,34 @@ pub fn run(config: &Config) -> Result<()> {
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// The policy of the `[policy]` table. An inconsistent table stops the
+/// start; a risk policy that cannot be read or loaded closes the risk gate
+/// (every registration goes to review) and is logged.
+pub fn build_policy(config: &Config) -> Result<policy::Policy> {
+    let risk = &config.policy.risk;
+    let text = match risk.source().context("invalid [policy.risk]")? {
+        policy::PolicySource::Default => Ok(policy::DEFAULT_POLICY.to_owned()),
+        policy::PolicySource::Inline(text) => Ok(text.to_owned()),
+        policy::PolicySource::File(path) => {
+            std::fs::read_to_string(path).map_err(|e| format!("reading the risk policy {}: {e}", path.display()))
+        }
+    };
+    let gate = match text {
+        Ok(text) => {
+            let (gate, error) = policy::RiskGate::load(&text);
+            if let Some(error) = error {
+                tracing::error!(%error, "the risk policy did not load: every app registration goes to review");
+            }
+            gate
+        }
+        Err(reason) => {
+            tracing::error!(%reason, "the risk policy did not load: every app registration goes to review");
+            policy::RiskGate::closed(reason)
+        }
+    };
+    policy::Policy::new(&config.policy, gate).context("invalid [policy] configuration")
 }
 
 /// Opens the store in the configured data directory.

@@ -128,6 +128,12 @@ impl Api {
         self.send(self.client.post(self.url(path)).header(CONTENT_TYPE, content_type).body(body.to_owned()))
     }
 
+    /// `PATCH path` with `body` as JSON.
+    pub fn patch(&self, path: &str, body: &Value) -> Result<Reply> {
+        let request = self.client.patch(self.url(path)).header(CONTENT_TYPE, "application/json");
+        self.send(request.body(body.to_string()))
+    }
+
     /// `DELETE path`.
     pub fn delete(&self, path: &str) -> Result<Reply> {
         self.send(self.client.delete(self.url(path)))

@@ -8,9 +8,17 @@
 //! | `GET /api/v1/teams/{team}`               | admin, or a token of that team          |
 //! | `POST /api/v1/teams/{team}/tokens`       | admin, or an owner of that team         |
 //! | `DELETE /api/v1/teams/{team}/tokens/{id}`| admin, or an owner of that team         |
+//! | `GET /api/v1/zones`                      | any token (non-admins see their team's) |
+//! | `POST /api/v1/zones`                     | admin, or the owner of the zone's team  |
+//! | `GET /api/v1/zones/{zone}`               | admin, its team; platform zones: any    |
+//! | `DELETE /api/v1/zones/{zone}`            | admin, or the owner of the zone's team  |
+//! | `GET /api/v1/zones/{zone}/rrsets`        | admin, its team; platform zones: any    |
+//! | `PATCH /api/v1/zones/{zone}/rrsets`      | admin, owners and members, per name     |
 
+mod rrsets;
 mod teams;
 mod tokens;
+pub(crate) mod zones;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -25,7 +33,10 @@ pub fn app(state: AppState) -> Router {
         .route("/teams", post(teams::create).get(teams::list))
         .route("/teams/{team}", get(teams::show))
         .route("/teams/{team}/tokens", post(tokens::create))
-        .route("/teams/{team}/tokens/{id}", delete(tokens::revoke));
+        .route("/teams/{team}/tokens/{id}", delete(tokens::revoke))
+        .route("/zones", get(zones::list).post(zones::create))
+        .route("/zones/{zone}", get(zones::show).delete(zones::remove))
+        .route("/zones/{zone}/rrsets", get(rrsets::list).patch(rrsets::patch));
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", v1)
@@ -50,3 +61,6 @@ async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports failure
 mod tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod zone_tests;

@@ -3,21 +3,12 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::auth::Principal;
 use crate::extract::{Json, Path};
-use crate::teams::{self, TeamRecord};
+use crate::teams::{self, NewTeam, TeamRecord};
 use crate::{ApiError, AppState};
-
-/// The body of `POST /teams`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewTeam {
-    name: String,
-    #[serde(default)]
-    region: Option<String>,
-}
 
 /// The body of `GET /teams`.
 #[derive(Debug, Serialize)]
@@ -25,7 +16,8 @@ pub(crate) struct TeamList {
     teams: Vec<TeamRecord>,
 }
 
-/// `POST /teams` (admin): 201 with the team, 409 if it exists.
+/// `POST /teams` `{name, region?, quotas?}` (admin): 201 with the team, 409
+/// if it exists, 400 if the scheme refuses the name.
 pub(crate) async fn create(
     State(state): State<AppState>,
     who: Principal,
@@ -34,7 +26,8 @@ pub(crate) async fn create(
     if !who.is_admin() {
         return Err(ApiError::Forbidden("only the platform admin may create teams".to_owned()));
     }
-    let team = state.write(move |store, now| teams::create(store, now, &body.name, body.region.as_deref())).await?;
+    let policy = state.config.policy.clone();
+    let team = state.write(move |store, now| teams::create(store, &policy, now, &body)).await?;
     tracing::info!(team = %team.name, by = %who.token_id, "team created");
     let location = format!("/api/v1/teams/{}", team.name);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(team)).into_response())

@@ -12,7 +12,7 @@ use zones::Store;
 
 use crate::{AppState, Clock, Config, Role, app, ensure_admin_token, issue_token, tokens};
 
-struct FixedClock;
+pub(super) struct FixedClock;
 
 impl Clock for FixedClock {
     fn now(&self) -> SystemTime {
@@ -20,31 +20,37 @@ impl Clock for FixedClock {
     }
 }
 
-/// A store in a temp dir with its admin token, and the state over it.
-struct Fixture {
-    dir: TempDir,
-    store: Arc<Store>,
-    state: AppState,
-    admin: String,
+/// The API settings with the default policy (scheme zone apps.company.com).
+fn config() -> Config {
+    let policy = policy::Policy::new(&policy::PolicyConfig::default(), policy::RiskGate::default()).unwrap();
+    Config::new(policy)
 }
 
-fn fixture() -> Fixture {
+/// A store in a temp dir with its admin token, and the state over it.
+pub(super) struct Fixture {
+    pub(super) dir: TempDir,
+    pub(super) store: Arc<Store>,
+    pub(super) state: AppState,
+    pub(super) admin: String,
+}
+
+pub(super) fn fixture() -> Fixture {
     let dir = TempDir::new().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("data")).unwrap());
     let admin = ensure_admin_token(&store, dir.path(), FixedClock.now()).unwrap().unwrap();
-    let state = AppState::with_clock(store.clone(), Arc::new(FixedClock), Config::default());
+    let state = AppState::with_clock(store.clone(), Arc::new(FixedClock), config());
     Fixture { dir, store, state, admin }
 }
 
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    www_authenticate: Option<String>,
-    body: Value,
+pub(super) struct Reply {
+    pub(super) status: StatusCode,
+    pub(super) content_type: String,
+    pub(super) www_authenticate: Option<String>,
+    pub(super) body: Value,
 }
 
 impl Fixture {
-    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+    pub(super) async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -56,16 +62,16 @@ impl Fixture {
         reply(app(self.state.clone()).oneshot(req).await.unwrap()).await
     }
 
-    async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+    pub(super) async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call(Method::POST, path, Some(token), Some(&body.to_string())).await
     }
 
-    async fn get(&self, path: &str, token: &str) -> Reply {
+    pub(super) async fn get(&self, path: &str, token: &str) -> Reply {
         self.call(Method::GET, path, Some(token), None).await
     }
 
     /// Creates team `name` and mints a token of `role` for it.
-    async fn team_with_token(&self, name: &str, role: &str) -> (String, String) {
+    pub(super) async fn team_with_token(&self, name: &str, role: &str) -> (String, String) {
         let created = self.post("/api/v1/teams", &self.admin, json!({"name": name})).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         let path = format!("/api/v1/teams/{name}/tokens");
@@ -86,7 +92,7 @@ async fn reply(response: axum::response::Response) -> Reply {
 }
 
 /// Asserts `reply` is a problem document with `status` and type `urn:nameplate:problem:<kind>`.
-fn assert_problem(reply: &Reply, status: u16, kind: &str) {
+pub(super) fn assert_problem(reply: &Reply, status: u16, kind: &str) {
     assert_eq!(reply.status.as_u16(), status, "{}", reply.body);
     assert_eq!(reply.content_type, "application/problem+json");
     assert_eq!(reply.body["type"], format!("urn:nameplate:problem:{kind}"), "{}", reply.body);
@@ -248,7 +254,7 @@ async fn the_admin_token_is_created_once_in_a_private_file() {
 #[tokio::test]
 async fn oversized_bodies_are_413_problems() {
     let f = fixture();
-    let big = json!({"name": "x".repeat(Config::default().body_limit)}).to_string();
+    let big = json!({"name": "x".repeat(config().body_limit)}).to_string();
     let reply = f.call(Method::POST, "/api/v1/teams", Some(&f.admin), Some(&big)).await;
     assert_problem(&reply, 413, "body-too-large");
 }
