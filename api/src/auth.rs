@@ -8,56 +8,11 @@
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use serde::{Deserialize, Serialize};
 
 use crate::tokens::{self, TokenRecord};
+pub use policy::Role;
+
 use crate::{ApiError, AppState, PLATFORM_TEAM};
-
-/// What a token may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The platform administrator: everything, every team.
-    Admin,
-    /// A team's owner: manages the team's tokens and names.
-    Owner,
-    /// A team member: reads and writes the team's names.
-    Member,
-    /// A CI pipeline: previews only.
-    Ci,
-}
-
-impl Role {
-    /// The role's name as in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Owner => "owner",
-            Role::Member => "member",
-            Role::Ci => "ci",
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "admin" => Ok(Role::Admin),
-            "owner" => Ok(Role::Owner),
-            "member" => Ok(Role::Member),
-            "ci" => Ok(Role::Ci),
-            _ => Err(format!("unknown role {text:?}: expected admin, owner, member or ci")),
-        }
-    }
-}
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
@@ -83,12 +38,8 @@ impl Principal {
 
     /// The caller as the policy crate sees it.
     pub(crate) fn policy(&self) -> Result<policy::Principal, ApiError> {
-        let role = match self.role {
-            Role::Admin if self.team == PLATFORM_TEAM => policy::Role::Admin,
-            Role::Admin | Role::Owner => policy::Role::Owner,
-            Role::Member => policy::Role::Member,
-            Role::Ci => policy::Role::Ci,
-        };
+        // Admin tokens exist only for the platform team (tokens::issue_token refuses others).
+        let role = self.role;
         let team = policy::Label::new(&self.team)
             .map_err(|e| ApiError::Internal(format!("token {} has an invalid team: {e}", self.token_id)))?;
         Ok(policy::Principal { role, team })

@@ -244,6 +244,20 @@ impl fmt::Display for Role {
     }
 }
 
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "admin" => Ok(Role::Admin),
+            "owner" => Ok(Role::Owner),
+            "member" => Ok(Role::Member),
+            "ci" => Ok(Role::Ci),
+            _ => Err(format!("unknown role {text:?}: expected admin, owner, member or ci")),
+        }
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -264,6 +278,14 @@ impl fmt::Display for Action {
 mod tests {
     use super::*;
     use crate::scheme::tests::{name, split};
+
+    #[test]
+    fn roles_parse_what_they_display() {
+        for role in [Role::Admin, Role::Owner, Role::Member, Role::Ci] {
+            assert_eq!(role.to_string().parse::<Role>(), Ok(role));
+        }
+        assert!("Admin".parse::<Role>().is_err());
+    }
 
     const ROLES: [Role; 4] = [Role::Admin, Role::Owner, Role::Member, Role::Ci];
 
