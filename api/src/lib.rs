@@ -12,15 +12,22 @@
 //!   (see [`tokens`] for the key layout). [`ensure_admin_token`] creates the
 //!   platform admin token on first start.
 //!
+//! - Apps (`routes/apps.rs`), their reviews (`routes/reviews.rs`) and
+//!   previews (`routes/previews.rs`) live in the catalog beside their
+//!   records; [`spawn_reaper`] removes expired previews.
+//!
 //! Every write goes through [`Store::apply`], so it is on disk before the
 //! `2xx` is sent.
 
+mod apps_catalog;
 mod auth;
 mod clock;
 mod error;
 mod extract;
 mod pdns;
+mod previews_catalog;
 mod problem;
+mod reaper;
 mod routes;
 mod teams;
 pub mod tokens;
@@ -36,6 +43,7 @@ use zones::Store;
 pub use auth::Role;
 pub use clock::{Clock, SystemClock, rfc3339};
 pub use error::ApiError;
+pub use reaper::{REAP_INTERVAL, spawn_reaper};
 pub use routes::app;
 pub use teams::ensure_platform_team;
 pub use tokens::{Issued, ensure_admin_token, issue_token};

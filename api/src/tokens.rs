@@ -136,7 +136,7 @@ fn stage_token(
     Ok(Issued { id, token })
 }
 
-fn random<const N: usize>(rng: &SystemRandom) -> Result<[u8; N], ApiError> {
+pub(crate) fn random<const N: usize>(rng: &SystemRandom) -> Result<[u8; N], ApiError> {
     let mut bytes = [0u8; N];
     rng.fill(&mut bytes).map_err(|_| ApiError::Internal("the system RNG failed".to_owned()))?;
     Ok(bytes)

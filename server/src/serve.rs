@@ -43,6 +43,7 @@ pub fn run(config: &Config) -> Result<()> {
             .await
             .with_context(|| format!("binding HTTP {}", config.http.listen))?;
         let state = api::AppState::new(store.clone(), api::Config::new(policy));
+        api::spawn_reaper(state.clone());
         tokio::spawn(async move {
             if let Err(error) = api::serve(http, state).await {
                 tracing::error!(%error, "the HTTP API stopped");

@@ -14,7 +14,18 @@
 //! | `DELETE /api/v1/zones/{zone}`            | admin, or the owner of the zone's team  |
 //! | `GET /api/v1/zones/{zone}/rrsets`        | admin, its team; platform zones: any    |
 //! | `PATCH /api/v1/zones/{zone}/rrsets`      | admin, owners and members, per name     |
+//! | `POST /api/v1/apps`                      | admin, owners and members of the team   |
+//! | `GET /api/v1/apps?team=`                 | any token (non-admins see their team's) |
+//! | `GET /api/v1/apps/{fqdn}`                | admin, or a token of the app's team     |
+//! | `DELETE /api/v1/apps/{fqdn}`             | admin, owners and members of the team   |
+//! | `POST /api/v1/apps/{fqdn}/previews`      | admin, owners, members, ci of the team  |
+//! | `DELETE /api/v1/apps/{fqdn}/previews/{pr}` | admin, owners, members, ci of the team |
+//! | `GET /api/v1/reviews`                    | admin                                   |
+//! | `POST /api/v1/reviews/{id}`              | admin                                   |
 
+mod apps;
+mod previews;
+mod reviews;
 mod rrsets;
 mod teams;
 mod tokens;
@@ -36,7 +47,13 @@ pub fn app(state: AppState) -> Router {
         .route("/teams/{team}/tokens/{id}", delete(tokens::revoke))
         .route("/zones", get(zones::list).post(zones::create))
         .route("/zones/{zone}", get(zones::show).delete(zones::remove))
-        .route("/zones/{zone}/rrsets", get(rrsets::list).patch(rrsets::patch));
+        .route("/zones/{zone}/rrsets", get(rrsets::list).patch(rrsets::patch))
+        .route("/apps", post(apps::create).get(apps::list))
+        .route("/apps/{fqdn}", get(apps::show).delete(apps::remove))
+        .route("/apps/{fqdn}/previews", post(previews::create))
+        .route("/apps/{fqdn}/previews/{pr}", delete(previews::remove))
+        .route("/reviews", get(reviews::list))
+        .route("/reviews/{id}", post(reviews::decide));
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", v1)
@@ -58,6 +75,9 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod app_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports failure
 mod tests;
