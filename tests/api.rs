@@ -12,9 +12,7 @@ const ORIGIN: &str = "apps.company.com.";
 
 /// Starts the server on `data` and returns it with an unauthenticated client.
 fn start(data: &Path) -> (Server, Api) {
-    let server = Server::start(data, ORIGIN).expect("start nameplate");
-    let api = Api::connect(server.http_addr()).expect("API up");
-    (server, api)
+    nameplate_tests::api::start(data, ORIGIN).expect("start nameplate with its API")
 }
 
 #[test]

@@ -17,19 +17,15 @@ use serde_json::{Value, json};
 const ORIGIN: &str = "apps.company.com.";
 
 fn start(data: &Path) -> (Server, Api) {
-    let server = Server::start(data, ORIGIN).expect("start nameplate");
-    let api = Api::connect(server.http_addr()).expect("API up");
-    (server, api)
+    nameplate_tests::api::start(data, ORIGIN).expect("start nameplate with its API")
 }
 
 fn ask(server: &Server, qname: &str, qtype: RecordType) -> Summary {
-    Summary::of(&dns::ask(server.addr(), qname, qtype).expect("DNS query"))
+    nameplate_tests::api::ask(server, qname, qtype).expect("DNS query")
 }
 
 fn mint(admin: &Api, team: &str, role: &str) -> String {
-    let minted = admin.post(&format!("/api/v1/teams/{team}/tokens"), &json!({"role": role})).expect("mint");
-    minted.expect_status(201).expect("201");
-    minted.str("token").expect("token")
+    nameplate_tests::api::mint(admin, team, role).expect("mint a token")
 }
 
 fn app(name: &str, exposure: &str, data_class: &str, address: &str) -> Value {

@@ -165,3 +165,23 @@ pub fn try_token_create(data_dir: &Path, team: &str, role: &str) -> Result<crate
     cmd.arg("--data-dir").arg(data_dir);
     crate::server::run(&mut cmd, crate::server::CLI_DEADLINE)
 }
+
+/// Starts nameplate on `data` (platform zone `origin`) and returns it with an
+/// unauthenticated API client.
+pub fn start(data: &Path, origin: &str) -> Result<(crate::Server, Api)> {
+    let server = crate::Server::start(data, origin)?;
+    let api = Api::connect(server.http_addr())?;
+    Ok((server, api))
+}
+
+/// Asks `server` for `qtype` at `qname` over UDP and summarizes the answer.
+pub fn ask(server: &crate::Server, qname: &str, qtype: hickory_proto::rr::RecordType) -> Result<crate::Summary> {
+    Ok(crate::Summary::of(&crate::dns::ask(server.addr(), qname, qtype)?))
+}
+
+/// Mints a token of `role` for `team` with `admin`'s client; returns the token.
+pub fn mint(admin: &Api, team: &str, role: &str) -> Result<String> {
+    let minted = admin.post(&format!("/api/v1/teams/{team}/tokens"), &serde_json::json!({"role": role}))?;
+    minted.expect_status(201)?;
+    minted.str("token")
+}

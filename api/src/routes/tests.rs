@@ -258,3 +258,21 @@ async fn oversized_bodies_are_413_problems() {
     let reply = f.call(Method::POST, "/api/v1/teams", Some(&f.admin), Some(&big)).await;
     assert_problem(&reply, 413, "body-too-large");
 }
+
+const PLATFORM: &str = "$ORIGIN apps.company.com.
+@ 3600 IN SOA ns1 hostmaster.company.com. 1 3600 600 604800 60
+@ 3600 IN NS ns1
+@ 3600 IN NS ns2
+ns1 3600 IN A 127.0.0.1
+ns2 3600 IN A 127.0.0.2
+";
+
+/// The fixture with the platform zone, and owner tokens of hr and ops.
+pub(super) async fn seeded() -> (Fixture, String, String) {
+    let f = fixture();
+    let zone = zones::zonefile::parse(PLATFORM, None).unwrap();
+    f.store.put_zone(zone, "test", "seed", FixedClock.now()).unwrap();
+    let (_, hr) = f.team_with_token("hr", "owner").await;
+    let (_, ops) = f.team_with_token("ops", "owner").await;
+    (f, hr, ops)
+}

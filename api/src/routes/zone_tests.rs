@@ -4,26 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::tests::{FixedClock, Fixture, Reply, assert_problem, fixture};
-use crate::Clock;
-
-const PLATFORM: &str = "$ORIGIN apps.company.com.
-@ 3600 IN SOA ns1 hostmaster.company.com. 1 3600 600 604800 60
-@ 3600 IN NS ns1
-@ 3600 IN NS ns2
-ns1 3600 IN A 127.0.0.1
-ns2 3600 IN A 127.0.0.2
-";
-
-/// The fixture with the platform zone, and owner tokens of hr and ops.
-async fn seeded() -> (Fixture, String, String) {
-    let f = fixture();
-    let zone = zones::zonefile::parse(PLATFORM, None).unwrap();
-    f.store.put_zone(zone, "test", "seed", FixedClock.now()).unwrap();
-    let (_, hr) = f.team_with_token("hr", "owner").await;
-    let (_, ops) = f.team_with_token("ops", "owner").await;
-    (f, hr, ops)
-}
+use super::tests::{Fixture, Reply, assert_problem, seeded};
 
 impl Fixture {
     async fn patch(&self, zone: &str, token: &str, body: Value) -> Reply {
