@@ -2,18 +2,8 @@
 //! teams and team tokens with their rights, problem documents, revocation,
 //! the offline `admin token create`, and the catalog surviving a restart.
 
-use std::path::Path;
-
-use nameplate_tests::Server;
-use nameplate_tests::api::{Api, admin_token, try_token_create};
+use nameplate_tests::api::{admin_token, start, try_token_create};
 use serde_json::json;
-
-const ORIGIN: &str = "apps.company.com.";
-
-/// Starts the server on `data` and returns it with an unauthenticated client.
-fn start(data: &Path) -> (Server, Api) {
-    nameplate_tests::api::start(data, ORIGIN).expect("start nameplate with its API")
-}
 
 #[test]
 fn teams_tokens_rights_and_restart() {

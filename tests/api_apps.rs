@@ -4,28 +4,38 @@
 //! it, ci tokens refused, and apps and pending reviews surviving a restart;
 //! a preview created by a ci token answered, then gone once it expires.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 use nameplate_tests::Server;
-use nameplate_tests::api::{Api, admin_token};
-use nameplate_tests::dns::{self, Summary, rcode};
+use nameplate_tests::api::{Api, admin_token, ask, mint, start};
+use nameplate_tests::dns::{self, rcode};
 use serde_json::{Value, json};
+use tempfile::TempDir;
 
-const ORIGIN: &str = "apps.company.com.";
-
-fn start(data: &Path) -> (Server, Api) {
-    nameplate_tests::api::start(data, ORIGIN).expect("start nameplate with its API")
+/// A running nameplate with team `hr` and clients for an hr owner and an hr
+/// ci token.
+struct HrTeam {
+    work: TempDir,
+    data: PathBuf,
+    server: Server,
+    owner: Api,
+    ci: Api,
 }
 
-fn ask(server: &Server, qname: &str, qtype: RecordType) -> Summary {
-    nameplate_tests::api::ask(server, qname, qtype).expect("DNS query")
-}
-
-fn mint(admin: &Api, team: &str, role: &str) -> String {
-    nameplate_tests::api::mint(admin, team, role).expect("mint a token")
+impl HrTeam {
+    fn start() -> Self {
+        let work = tempfile::tempdir().expect("work dir");
+        let data = work.path().join("data");
+        let (server, anon) = start(&data);
+        let admin = anon.with_token(&admin_token(&data).expect("admin.token"));
+        admin.post("/api/v1/teams", &json!({"name": "hr"})).expect("team").expect_status(201).expect("201");
+        let owner = anon.with_token(&mint(&admin, "hr", "owner"));
+        let ci = anon.with_token(&mint(&admin, "hr", "ci"));
+        Self { work, data, server, owner, ci }
+    }
 }
 
 fn app(name: &str, exposure: &str, data_class: &str, address: &str) -> Value {
@@ -49,13 +59,7 @@ fn assert_nxdomain(server: &Server, qname: &str) {
 
 #[test]
 fn apps_and_reviews_over_dns() {
-    let work = tempfile::tempdir().expect("work dir");
-    let data = work.path().join("data");
-    let (server, anon) = start(&data);
-    let admin = anon.with_token(&admin_token(&data).expect("admin.token"));
-    admin.post("/api/v1/teams", &json!({"name": "hr"})).expect("team").expect_status(201).expect("201");
-    let owner = anon.with_token(&mint(&admin, "hr", "owner"));
-    let ci = anon.with_token(&mint(&admin, "hr", "ci"));
+    let HrTeam { work: _work, data, server, owner, ci } = HrTeam::start();
 
     // Internal app, internal data: auto, answered right after the 201.
     let created = owner.post("/api/v1/apps", &app("timesheet", "internal", "internal", "192.0.2.10")).expect("app");
@@ -122,13 +126,7 @@ const EXPIRY_DEADLINE: Duration = Duration::from_secs(10);
 
 #[test]
 fn previews_expire_over_dns() {
-    let work = tempfile::tempdir().expect("work dir");
-    let data = work.path().join("data");
-    let (server, anon) = start(&data);
-    let admin = anon.with_token(&admin_token(&data).expect("admin.token"));
-    admin.post("/api/v1/teams", &json!({"name": "hr"})).expect("team").expect_status(201).expect("201");
-    let owner = anon.with_token(&mint(&admin, "hr", "owner"));
-    let ci = anon.with_token(&mint(&admin, "hr", "ci"));
+    let HrTeam { work: _work, data: _, server, owner, ci } = HrTeam::start();
     owner
         .post("/api/v1/apps", &app("timesheet", "internal", "internal", "192.0.2.10"))
         .expect("app")

@@ -8,24 +8,11 @@ use std::path::Path;
 
 use hickory_proto::rr::RecordType;
 use nameplate_tests::Server;
-use nameplate_tests::api::{Api, admin_token};
-use nameplate_tests::dns::{self, Summary, rcode};
+use nameplate_tests::api::{Api, admin_token, ask, mint, start};
+use nameplate_tests::dns::{self, rcode};
 use serde_json::{Value, json};
 
-const ORIGIN: &str = "apps.company.com.";
 const RRSETS: &str = "/api/v1/zones/apps.company.com/rrsets";
-
-fn start(data: &Path) -> (Server, Api) {
-    nameplate_tests::api::start(data, ORIGIN).expect("start nameplate with its API")
-}
-
-fn ask(server: &Server, qname: &str, qtype: RecordType) -> Summary {
-    nameplate_tests::api::ask(server, qname, qtype).expect("DNS query")
-}
-
-fn mint(admin: &Api, team: &str, role: &str) -> String {
-    nameplate_tests::api::mint(admin, team, role).expect("mint a token")
-}
 
 fn replace(name: &str, rtype: &str, ttl: u64, contents: &[&str]) -> Value {
     let records: Vec<Value> = contents.iter().map(|c| json!({"content": c})).collect();

@@ -166,22 +166,28 @@ pub fn try_token_create(data_dir: &Path, team: &str, role: &str) -> Result<crate
     crate::server::run(&mut cmd, crate::server::CLI_DEADLINE)
 }
 
-/// Starts nameplate on `data` (platform zone `origin`) and returns it with an
-/// unauthenticated API client.
-pub fn start(data: &Path, origin: &str) -> Result<(crate::Server, Api)> {
-    let server = crate::Server::start(data, origin)?;
-    let api = Api::connect(server.http_addr())?;
-    Ok((server, api))
+/// The platform zone the API tests run against (the embedded default).
+pub const PLATFORM_ORIGIN: &str = "apps.company.com.";
+
+/// Starts nameplate on `data` with the default platform zone and returns it
+/// with an unauthenticated API client; panics (failing the test) if it
+/// does not come up.
+pub fn start(data: &Path) -> (crate::Server, Api) {
+    let server = crate::Server::start(data, PLATFORM_ORIGIN).expect("start nameplate");
+    let api = Api::connect(server.http_addr()).expect("nameplate's API is up");
+    (server, api)
 }
 
-/// Asks `server` for `qtype` at `qname` over UDP and summarizes the answer.
-pub fn ask(server: &crate::Server, qname: &str, qtype: hickory_proto::rr::RecordType) -> Result<crate::Summary> {
-    Ok(crate::Summary::of(&crate::dns::ask(server.addr(), qname, qtype)?))
+/// Asks `server` for `qtype` at `qname` over UDP and summarizes the answer;
+/// panics if no answer comes.
+pub fn ask(server: &crate::Server, qname: &str, qtype: hickory_proto::rr::RecordType) -> crate::Summary {
+    crate::Summary::of(&crate::dns::ask(server.addr(), qname, qtype).expect("a DNS answer"))
 }
 
-/// Mints a token of `role` for `team` with `admin`'s client; returns the token.
-pub fn mint(admin: &Api, team: &str, role: &str) -> Result<String> {
-    let minted = admin.post(&format!("/api/v1/teams/{team}/tokens"), &serde_json::json!({"role": role}))?;
-    minted.expect_status(201)?;
-    minted.str("token")
+/// Mints a token of `role` for `team` with `admin`'s client and returns it;
+/// panics unless the API answers 201.
+pub fn mint(admin: &Api, team: &str, role: &str) -> String {
+    let minted = admin.post(&format!("/api/v1/teams/{team}/tokens"), &serde_json::json!({"role": role})).expect("mint");
+    minted.expect_status(201).expect("token minted");
+    minted.str("token").expect("the token in the reply")
 }
