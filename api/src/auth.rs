@@ -36,6 +36,20 @@ impl Principal {
         self.is_admin() || self.team == team
     }
 
+    /// The team a listing of `what` is restricted to when the caller asks for
+    /// `asked`: any team (or all, `None`) for the admin, the caller's own
+    /// otherwise; another team's is 403.
+    pub(crate) fn listing_scope(&self, asked: Option<String>, what: &str) -> Result<Option<String>, ApiError> {
+        match asked {
+            Some(team) if !self.may_read(&team) => {
+                Err(ApiError::Forbidden(format!("team {} may not read the {what} of team {team}", self.team)))
+            }
+            Some(team) => Ok(Some(team)),
+            None if self.is_admin() => Ok(None),
+            None => Ok(Some(self.team.clone())),
+        }
+    }
+
     /// The caller as the policy crate sees it.
     pub(crate) fn policy(&self) -> Result<policy::Principal, ApiError> {
         // Admin tokens exist only for the platform team (tokens::issue_token refuses others).

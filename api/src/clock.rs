@@ -2,6 +2,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
 /// A source of the current time, injected so tests can fix it.
 pub trait Clock: Send + Sync {
     /// The current time.
@@ -21,28 +25,28 @@ impl Clock for SystemClock {
 /// `at` as RFC 3339 UTC text with whole seconds, e.g. `2026-11-28T12:00:00Z`
 /// (times before 1970 are written as the epoch).
 pub fn rfc3339(at: SystemTime) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    utc(at).format(format).unwrap_or_default()
 }
 
-/// The proleptic Gregorian date of `days` after 1970-01-01 (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+/// `at` as RFC 3339 UTC text with milliseconds, e.g.
+/// `2026-11-28T12:00:00.250Z`.
+pub fn rfc3339_ms(at: SystemTime) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    utc(at).format(format).unwrap_or_default()
+}
+
+/// The time RFC 3339 `text` names (any offset, any fraction of a second).
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok().map(SystemTime::from)
+}
+
+fn utc(at: SystemTime) -> OffsetDateTime {
+    OffsetDateTime::from(at.max(UNIX_EPOCH))
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
 mod tests {
     use std::time::Duration;
 
@@ -54,5 +58,19 @@ mod tests {
         assert_eq!(rfc3339(at(0)), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(at(1_700_000_000)), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(at(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(UNIX_EPOCH - Duration::from_secs(5)), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_ms(at(1_700_000_000) + Duration::from_millis(250)), "2023-11-14T22:13:20.250Z");
+        assert_eq!(rfc3339_ms(at(1_700_000_000) + Duration::from_micros(1999)), "2023-11-14T22:13:20.001Z");
+    }
+
+    #[test]
+    fn parses_what_it_writes_and_other_offsets() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
+        assert_eq!(parse_rfc3339(&rfc3339_ms(at)), Some(at));
+        let plus_one = parse_rfc3339("2023-11-14T23:13:20+01:00").unwrap();
+        assert_eq!(plus_one, UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        for bad in ["", "yesterday", "2023-11-14", "2023-13-01T00:00:00Z"] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 }

@@ -64,3 +64,23 @@ fn path_rejection(rejection: &PathRejection) -> ApiError {
         _ => ApiError::InvalidRequest(rejection.body_text()),
     }
 }
+
+/// A query string of type `T`, with rejections as problems (400
+/// `invalid-request` with the parser's message).
+#[derive(Debug)]
+pub(crate) struct Query<T>(pub(crate) T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::InvalidRequest(rejection.body_text())),
+        }
+    }
+}

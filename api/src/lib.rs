@@ -20,10 +20,12 @@
 //! `2xx` is sent.
 
 mod apps_catalog;
+mod audit;
 mod auth;
 mod clock;
 mod error;
 mod extract;
+mod metrics;
 mod pdns;
 mod previews_catalog;
 mod problem;
@@ -40,9 +42,11 @@ use std::time::SystemTime;
 use policy::Policy;
 use zones::Store;
 
+pub use audit::Audit;
 pub use auth::Role;
-pub use clock::{Clock, SystemClock, rfc3339};
+pub use clock::{Clock, SystemClock, parse_rfc3339, rfc3339, rfc3339_ms};
 pub use error::ApiError;
+pub use metrics::{Exposition, METRICS_CONTENT_TYPE, MetricsSource};
 pub use reaper::{REAP_INTERVAL, spawn_reaper};
 pub use routes::app;
 pub use teams::ensure_platform_team;
@@ -77,6 +81,8 @@ pub struct App {
     pub config: Config,
     /// Serializes the API's check-then-write sequences.
     writer: Mutex<()>,
+    /// The request counter and the injected sources `/metrics` renders.
+    metrics: metrics::Metrics,
 }
 
 /// The router's state: the shared [`App`].
@@ -91,7 +97,19 @@ impl AppState {
 
     /// State over `store` with `clock` and `config`.
     pub fn with_clock(store: Arc<Store>, clock: Arc<dyn Clock>, config: Config) -> Self {
-        Self(Arc::new(App { store, clock, config, writer: Mutex::new(()) }))
+        Self::with_metrics(store, clock, config, Vec::new())
+    }
+
+    /// The same, with `sources` whose metrics `GET /metrics` adds after the
+    /// API's own (the DNS counters, from the binary).
+    pub fn with_metrics(
+        store: Arc<Store>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        sources: Vec<Arc<dyn MetricsSource>>,
+    ) -> Self {
+        let metrics = metrics::Metrics::new(sources);
+        Self(Arc::new(App { store, clock, config, writer: Mutex::new(()), metrics }))
     }
 
     /// Runs `job` on a blocking thread (writes flush synchronously) with the

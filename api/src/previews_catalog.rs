@@ -10,10 +10,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use zones::{Store, Transaction};
+use zones::{ChangeSet, Op, Store, Transaction};
 
 use crate::ApiError;
 use crate::apps_catalog::AppTarget;
+use crate::zones_catalog::parse_name;
 
 /// A preview as stored and returned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +76,25 @@ pub(crate) fn stage(tx: &mut Transaction, preview: &PreviewRecord) -> Result<(),
     Ok(())
 }
 
-/// Removes the entry of `fqdn` in `tx`.
-pub(crate) fn stage_remove(tx: &mut Transaction, fqdn: &str) {
-    tx.catalog_remove(&key(fqdn));
+/// Adds to `tx` the removal of `preview`: a change set by `author` for
+/// `reason` that removes its RRset, and its entry.
+pub(crate) fn stage_remove(
+    tx: &mut Transaction,
+    policy: &policy::Policy,
+    preview: &PreviewRecord,
+    author: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
+    let name = parse_name("preview", &preview.fqdn)?;
+    let parsed = policy.scheme.parse(&name)?;
+    let mut change = ChangeSet::new(parsed.zone(), author, reason);
+    change.push(Op::RemoveRRset(name, preview.target.rtype()));
+    tx.change(change).catalog_remove(&key(&preview.fqdn));
+    Ok(())
+}
+
+/// The previews of the app at `app` (its stable name, like
+/// [`PreviewRecord::app`]).
+pub(crate) fn of_app(store: &Store, app: &str) -> Result<Vec<PreviewRecord>, ApiError> {
+    Ok(list(store)?.into_iter().filter(|p| p.app == app).collect())
 }

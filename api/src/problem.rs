@@ -14,13 +14,18 @@ use crate::ApiError;
 /// The media type of problem documents.
 pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 
-/// A problem document as sent.
-#[derive(Debug, Serialize)]
-struct Problem {
+/// An RFC 9457 problem document, as every error is answered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Problem {
+    /// A stable URI: `urn:nameplate:problem:` + `unauthorized`, `forbidden`,
+    /// `not-found`, `conflict`, `invalid-body`, `invalid-name`, ...
     #[serde(rename = "type")]
     kind: &'static str,
+    /// A short summary of the type.
     title: &'static str,
+    /// The HTTP status.
     status: u16,
+    /// What was wrong with this request.
     detail: String,
 }
 

@@ -7,10 +7,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use zones::{ChangeSet, Op, Store, Transaction};
+use zones::{Store, Transaction};
 
+use crate::audit::Audit;
 use crate::previews_catalog::{self, PreviewRecord};
-use crate::zones_catalog::parse_name;
 use crate::{ApiError, AppState};
 
 /// How often the reaper wakes.
@@ -43,14 +43,10 @@ pub(crate) fn reap(store: &Store, policy: &policy::Policy, now: SystemTime) -> R
 /// Removes `preview`'s RRset and catalog entry in one transaction, journaled
 /// with the reason `expired`.
 fn remove(store: &Store, policy: &policy::Policy, preview: &PreviewRecord, now: SystemTime) -> Result<(), ApiError> {
-    let name = parse_name("preview", &preview.fqdn)?;
-    let parsed = policy.scheme.parse(&name)?;
     let mut tx = Transaction::new();
-    let mut change = ChangeSet::new(parsed.zone(), REAPER, "expired");
-    change.push(Op::RemoveRRset(name, preview.target.rtype()));
-    tx.change(change);
-    previews_catalog::stage_remove(&mut tx, &preview.fqdn);
-    store.apply(tx, now)?;
+    previews_catalog::stage_remove(&mut tx, policy, preview, REAPER, "expired")?;
+    let audit = Audit::system(REAPER, &preview.team, "preview.expire", &preview.fqdn);
+    audit.why(serde_json::json!({ "expires_at": preview.expires_at })).commit(store, tx, now)?;
     Ok(())
 }
 

@@ -14,6 +14,8 @@ use policy::{Label, Policy, QuotaOverride, Quotas};
 use serde::{Deserialize, Serialize};
 use zones::{Store, Transaction};
 
+use crate::audit::Audit;
+use crate::auth::Principal;
 use crate::{ApiError, rfc3339};
 
 /// A team as stored and as returned by the API.
@@ -73,7 +75,7 @@ pub fn ensure_platform_team(store: &Store, now: SystemTime) -> Result<(), ApiErr
     if get(store, crate::PLATFORM_TEAM)?.is_none() {
         let mut tx = Transaction::new();
         stage(&mut tx, &TeamRecord::new(crate::PLATFORM_TEAM, None, now))?;
-        store.apply(tx, now)?;
+        Audit::system("bootstrap", crate::PLATFORM_TEAM, "team.create", crate::PLATFORM_TEAM).commit(store, tx, now)?;
     }
     Ok(())
 }
@@ -94,10 +96,21 @@ pub(crate) struct NewTeam {
 
 /// Creates the team `new` asks for (a name the scheme allows, unused),
 /// durably.
-pub(crate) fn create(store: &Store, policy: &Policy, now: SystemTime, new: &NewTeam) -> Result<TeamRecord, ApiError> {
+pub(crate) fn create(
+    store: &Store,
+    policy: &Policy,
+    now: SystemTime,
+    new: &NewTeam,
+    by: &Principal,
+) -> Result<TeamRecord, ApiError> {
     let name = policy.scheme.team(&new.name)?;
     if let Some(region) = &new.region {
         check_label("region", region)?;
+        // A region-split platform knows its regions; elsewhere the region
+        // is only the team's home, for information.
+        if policy.scheme.zones().iter().any(|z| z.region().is_some()) {
+            policy.scheme.zone_for(Some(region))?;
+        }
     }
     if get(store, name.as_str())?.is_some() {
         return Err(ApiError::Conflict(format!("team {name} exists already")));
@@ -106,7 +119,7 @@ pub(crate) fn create(store: &Store, policy: &Policy, now: SystemTime, new: &NewT
     team.quotas = new.quotas;
     let mut tx = Transaction::new();
     stage(&mut tx, &team)?;
-    store.apply(tx, now)?;
+    Audit::by(by, &team.name, "team.create", &team.name).commit(store, tx, now)?;
     Ok(team)
 }
 

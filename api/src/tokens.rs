@@ -23,6 +23,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use zones::{Store, Transaction};
 
+use crate::audit::Audit;
 use crate::{ApiError, PLATFORM_TEAM, Role, rfc3339, teams};
 
 /// The file in the data directory that receives the first admin token.
@@ -89,13 +90,27 @@ pub(crate) fn lookup(store: &Store, token: &str) -> Result<Option<TokenRecord>, 
 }
 
 /// Mints a token for `team` (which must exist) with `role`, durable before
-/// it returns. Only the platform team may hold `admin` tokens.
+/// it returns, audited as made by the command line (`nameplate admin token
+/// create`). Only the platform team may hold `admin` tokens.
 pub fn issue_token(
     store: &Store,
     now: SystemTime,
     team: &str,
     role: Role,
     description: &str,
+) -> Result<Issued, ApiError> {
+    mint(store, now, team, role, description, Audit::system("cli", team, "token.create", ""))
+}
+
+/// Mints a token as [`issue_token`] does, with `audit` as the audit note
+/// (its target becomes the new token's id).
+pub(crate) fn mint(
+    store: &Store,
+    now: SystemTime,
+    team: &str,
+    role: Role,
+    description: &str,
+    audit: Audit,
 ) -> Result<Issued, ApiError> {
     if role == Role::Admin && team != PLATFORM_TEAM {
         return Err(ApiError::InvalidRequest(format!("admin tokens belong to team {PLATFORM_TEAM}, not {team}")));
@@ -108,7 +123,7 @@ pub fn issue_token(
     }
     let mut tx = Transaction::new();
     let issued = stage_token(&mut tx, now, team, role, description)?;
-    store.apply(tx, now)?;
+    audit.target(&issued.id).why(serde_json::json!({ "role": role })).commit(store, tx, now)?;
     Ok(issued)
 }
 
@@ -144,7 +159,7 @@ pub(crate) fn random<const N: usize>(rng: &SystemRandom) -> Result<[u8; N], ApiE
 
 /// Revokes token `id` of `team`; revoking a revoked token succeeds. A token
 /// of another team is reported as not found.
-pub(crate) fn revoke(store: &Store, now: SystemTime, team: &str, id: &str) -> Result<(), ApiError> {
+pub(crate) fn revoke(store: &Store, now: SystemTime, team: &str, id: &str, audit: Audit) -> Result<(), ApiError> {
     let not_found = || ApiError::NotFound(format!("team {team} has no token {id}"));
     let hash = store.catalog_get(&id_key(id))?.ok_or_else(not_found)?;
     let key = [b"token/".as_slice(), &hash].concat();
@@ -159,7 +174,7 @@ pub(crate) fn revoke(store: &Store, now: SystemTime, team: &str, id: &str) -> Re
     record.revoked = true;
     let mut tx = Transaction::new();
     tx.catalog_put(&key, serde_json::to_vec(&record)?);
-    store.apply(tx, now)?;
+    audit.commit(store, tx, now)?;
     Ok(())
 }
 
@@ -192,7 +207,7 @@ pub fn ensure_admin_token(store: &Store, data_dir: &Path, now: SystemTime) -> Re
     let issued = stage_token(&mut tx, now, PLATFORM_TEAM, Role::Admin, "first-start platform admin")?;
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     write_secret(&path, &issued.token).map_err(|e| ApiError::Internal(format!("writing {}: {e}", path.display())))?;
-    store.apply(tx, now)?;
+    Audit::system("bootstrap", PLATFORM_TEAM, "token.create", &issued.id).commit(store, tx, now)?;
     tracing::info!(id = %issued.id, file = %path.display(), "created the platform admin token");
     Ok(Some(issued.token))
 }

@@ -186,7 +186,11 @@ fn import(config: &Config, file: &PathBuf, origin: Option<&str>) -> Result<()> {
     let zone = zones::zonefile::parse(&text, origin.as_ref()).with_context(|| format!("parsing {}", file.display()))?;
     let (apex, records) = (zone.apex().clone(), zone.record_count());
     let store = nameplate::serve::open_store(config)?;
-    let entry = store.put_zone(zone, "zone import", &file.display().to_string(), SystemTime::now())?;
+    let mut tx = zones::Transaction::new();
+    tx.put_zone(zone, "zone import", &file.display().to_string());
+    let audit = api::Audit::system("cli", api::PLATFORM_TEAM, "zone.import", apex.to_ascii());
+    let entries = audit.commit(&store, tx, SystemTime::now())?;
+    let entry = entries.last().context("the import changed no zone")?;
     eprintln!("imported {apex} ({records} records, serial {})", entry.to_serial);
     Ok(())
 }

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use zones::Store;
 
 use crate::config::Config;
+use crate::dns::metrics::Registry;
 use crate::dns::{self, Snapshots};
 
 /// Runs the server with `config` until a termination signal.
@@ -17,9 +18,10 @@ pub fn run(config: &Config) -> Result<()> {
     seed_if_empty(&store, config)?;
     bootstrap_admin(&store, config)?;
     let snapshots: Arc<dyn Snapshots> = store.clone();
+    let metrics = Arc::new(Registry::default());
     let workers = config.udp_workers();
     for addr in &config.dns.listen {
-        dns::udp::spawn(*addr, workers, config.dns.reuseport, snapshots.clone(), config.dns.udp_payload)
+        dns::udp::spawn(*addr, workers, config.dns.reuseport, snapshots.clone(), config.dns.udp_payload, &metrics)
             .with_context(|| format!("binding UDP {addr}"))?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -34,7 +36,7 @@ pub fn run(config: &Config) -> Result<()> {
             max_connections: config.dns.tcp_max_connections,
         };
         for addr in &config.dns.listen {
-            let accept = dns::tcp::bind(*addr, snapshots.clone(), config.dns.udp_payload, limits)
+            let accept = dns::tcp::bind(*addr, snapshots.clone(), config.dns.udp_payload, limits, metrics.register())
                 .await
                 .with_context(|| format!("binding TCP {addr}"))?;
             tokio::spawn(accept);
@@ -42,7 +44,9 @@ pub fn run(config: &Config) -> Result<()> {
         let http = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .with_context(|| format!("binding HTTP {}", config.http.listen))?;
-        let state = api::AppState::new(store.clone(), api::Config::new(policy));
+        let sources: Vec<Arc<dyn api::MetricsSource>> = vec![Arc::new(DnsMetrics(metrics.clone()))];
+        let state =
+            api::AppState::with_metrics(store.clone(), Arc::new(api::SystemClock), api::Config::new(policy), sources);
         api::spawn_reaper(state.clone());
         tokio::spawn(async move {
             if let Err(error) = api::serve(http, state).await {
@@ -58,6 +62,34 @@ pub fn run(config: &Config) -> Result<()> {
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// The DNS counters as a part of `GET /metrics` (here, so that `dns` does
+/// not depend on `api`).
+struct DnsMetrics(Arc<Registry>);
+
+impl api::MetricsSource for DnsMetrics {
+    fn render(&self, out: &mut String) {
+        let totals = self.0.totals();
+        let mut text = api::Exposition::new(out);
+        const QUERIES: &str = "nameplate_dns_queries_total";
+        text.counter(QUERIES, "DNS queries answered, by transport, RCODE (extended included) and QTYPE.");
+        for ([transport, rcode, qtype], count) in totals.query_samples() {
+            text.sample(QUERIES, &[("transport", transport), ("rcode", rcode), ("qtype", qtype)], count);
+        }
+        let counters = [
+            ("nameplate_dns_dropped_total", "DNS packets not answered (runts, responses).", totals.dropped),
+            ("nameplate_dns_cache_hits_total", "UDP queries answered from the response cache.", totals.cache_hits),
+            (
+                "nameplate_dns_cache_misses_total",
+                "UDP fast-path queries the response cache missed.",
+                totals.cache_misses,
+            ),
+        ];
+        for (name, help, value) in counters {
+            text.counter(name, help).sample(name, &[], value);
+        }
+    }
 }
 
 /// The policy of the `[policy]` table. An inconsistent table stops the
@@ -100,7 +132,10 @@ fn seed_if_empty(store: &Store, config: &Config) -> Result<()> {
     }
     let zone = crate::seed::platform_zone(&config.platform)?;
     tracing::info!(zone = %zone.apex(), "empty data directory: creating the platform zone");
-    store.put_zone(zone, "nameplate", "first start", SystemTime::now())?;
+    let apex = zone.apex().to_ascii();
+    let mut tx = zones::Transaction::new();
+    tx.put_zone(zone, "nameplate", "first start");
+    api::Audit::system("bootstrap", api::PLATFORM_TEAM, "zone.create", apex).commit(store, tx, SystemTime::now())?;
     Ok(())
 }
 

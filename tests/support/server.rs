@@ -119,6 +119,14 @@ impl Server {
         self.terminate()
     }
 
+    /// Kills the server with SIGKILL (no chance to flush or answer) and
+    /// reaps it; its log stays readable with [`Server::log_tail`].
+    pub fn sigkill(&mut self) -> Result<ExitStatus> {
+        let mut child = self.child.take().context("server already stopped")?;
+        child.kill().context("SIGKILL nameplate serve")?;
+        Ok(child.wait()?)
+    }
+
     fn wait_ready(&mut self, zone: &str) -> Result<()> {
         let deadline = Instant::now() + READY_DEADLINE;
         let query = dns::query(zone, RecordType::SOA)?;

@@ -1,5 +1,5 @@
-//! Byte encodings of what the store keeps: RRsets, journal entries and zone
-//! metadata.
+//! Byte encodings of what the store keeps: RRsets, journal entries, zone
+//! metadata and audit records.
 //!
 //! Records are in DNS wire form (RFC 1035 §4.1.3), written by hickory's
 //! `BinEncoder` with name compression off, so every encoded item stands
@@ -12,6 +12,9 @@
 //! entry  = v:u8=1 zone:name from:u32 to:u32 at_unix:u64 author:str reason:str
 //!          removed:u32 record* added:u32 record*
 //! meta   = v:u8=1 serial:u32 first_seq:u64 next_seq:u64
+//! audit  = v:u8=1 at_unix_ms:u64 note:bytes entries:u32 (entry:bytes)*
+//!          deleted:u32 name*
+//! bytes  = len:u32 bytes
 //! record = owner:name type:u16 class:u16 ttl:u32 rdlength:u16 rdata
 //! name   = uncompressed wire form, case kept
 //! str    = len:u32 utf-8 bytes
@@ -22,7 +25,7 @@ use hickory_proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder, DecodeError, NameEncoding, Restrict,
 };
 
-use crate::{Error, JournalEntry, RRset};
+use crate::{AuditRecord, Error, JournalEntry, RRset};
 
 /// The format version written at the start of every value.
 const VERSION: u8 = 1;
@@ -97,6 +100,30 @@ pub(crate) fn decode_entry(bytes: &[u8]) -> Result<JournalEntry, Error> {
     })
 }
 
+/// Encodes an audit record (its sequence number is its key).
+pub(crate) fn encode_audit(record: &AuditRecord) -> Result<Vec<u8>, Error> {
+    let mut out = vec![VERSION];
+    out.extend_from_slice(&record.at_unix_ms.to_be_bytes());
+    put_bytes(&mut out, &record.note)?;
+    put_u32(&mut out, record.changes.len())?;
+    for entry in &record.changes {
+        put_bytes(&mut out, &encode_entry(entry)?)?;
+    }
+    put_u32(&mut out, record.deleted_zones.len())?;
+    record.deleted_zones.iter().try_for_each(|apex| put_wire(&mut out, apex))?;
+    Ok(out)
+}
+
+/// Decodes what [`encode_audit`] wrote, as the record numbered `seq`.
+pub(crate) fn decode_audit(seq: u64, bytes: &[u8]) -> Result<AuditRecord, Error> {
+    let mut r = Reader::new(bytes, "audit record")?;
+    let at_unix_ms = r.u64()?;
+    let note = r.bytes()?.to_vec();
+    let changes = (0..r.u32()?).map(|_| decode_entry(r.bytes()?)).collect::<Result<_, _>>()?;
+    let deleted_zones = (0..r.u32()?).map(|_| r.hickory(Name::read)).collect::<Result<_, _>>()?;
+    Ok(AuditRecord { seq, at_unix_ms, note, changes, deleted_zones })
+}
+
 /// Encodes zone metadata.
 pub(crate) fn encode_meta(meta: &Meta) -> Vec<u8> {
     let mut out = vec![VERSION];
@@ -132,8 +159,12 @@ fn put_records(out: &mut Vec<u8>, records: &[Record]) -> Result<(), Error> {
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
-    put_u32(out, s.len())?;
-    out.extend_from_slice(s.as_bytes());
+    put_bytes(out, s.as_bytes())
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Error> {
+    put_u32(out, bytes.len())?;
+    out.extend_from_slice(bytes);
     Ok(())
 }
 
@@ -196,9 +227,13 @@ impl<'a> Reader<'a> {
         self.array().map(u64::from_be_bytes)
     }
 
-    fn string(&mut self) -> Result<String, Error> {
+    fn bytes(&mut self) -> Result<&'a [u8], Error> {
         let len = self.u32()? as usize;
-        let bytes = self.take(len)?;
+        self.take(len)
+    }
+
+    fn string(&mut self) -> Result<String, Error> {
+        let bytes = self.bytes()?;
         String::from_utf8(bytes.to_vec()).map_err(|e| self.corrupt(e))
     }
 
@@ -319,6 +354,22 @@ mod tests {
         let bytes = encode_entry(&entry).unwrap();
         assert!(bytes.len() > 200_000);
         assert_eq!(decode_entry(&bytes).unwrap(), entry);
+    }
+
+    #[test]
+    fn audit_records_round_trip_and_truncations_are_corrupt() {
+        let record = AuditRecord {
+            seq: 7,
+            at_unix_ms: 1_700_000_000_250,
+            note: br#"{"who":"x"}"#.to_vec(),
+            changes: vec![entry(), entry()],
+            deleted_zones: vec![name("gone.example.")],
+        };
+        let bytes = encode_audit(&record).unwrap();
+        assert_eq!(decode_audit(7, &bytes).unwrap(), record);
+        for cut in 0..bytes.len() {
+            assert!(matches!(decode_audit(7, &bytes[..cut]), Err(Error::Corrupt(_))), "cut at {cut}");
+        }
     }
 
     #[test]

@@ -10,13 +10,15 @@
 //! - [`Store`] persists zones and the journal in sled and publishes immutable
 //!   [`ZoneSet`] snapshots that readers load without locking; a
 //!   [`Transaction`] groups zone operations and catalog records into one
-//!   atomic, durable write.
+//!   atomic, durable write, and an audited transaction leaves an
+//!   [`AuditRecord`] written in the same batch.
 //! - [`zonefile`] imports and exports RFC 1035 master files.
 
 // `Error` names the offending owner and zone (two `Name`s, ~160 bytes); it is
 // returned on the rare path only, so boxing it would buy nothing.
 #![allow(clippy::result_large_err)]
 
+mod audit;
 mod change;
 mod codec;
 mod error;
@@ -29,12 +31,13 @@ mod zone;
 pub mod zonefile;
 mod zoneset;
 
+pub use audit::AuditRecord;
 pub use change::{ChangeSet, Op};
 pub use error::Error;
 pub use journal::JournalEntry;
 pub use lookup::{Answer, Outcome};
 pub use rrset::RRset;
-pub use store::{CatalogEntry, Store};
+pub use store::{AuditLog, CatalogEntry, Store};
 pub use transaction::Transaction;
 pub use zone::Zone;
 pub use zoneset::ZoneSet;

@@ -18,11 +18,16 @@
 //! r\0<apex>\0<owner>\0<type u16 BE> -> one RRset (owner, type, TTL, rdatas)
 //! j\0<apex>\0<seq u64 BE>           -> one journal entry, oldest first
 //! c\0<key>                          -> a catalog value (opaque to this crate)
+//! a\0<seq u64 BE>                   -> one audit record, oldest first
 //! ```
 //!
 //! Every write is a [`Transaction`]: its operations are staged against a
 //! copy of the zones and metas, and only a fully staged transaction reaches
 //! sled, as one batch.
+//!
+//! A transaction with an audit note ([`Transaction::audit`]) also writes an
+//! [`AuditRecord`] with the next sequence number into the same batch. The
+//! audit log is never trimmed or deleted with a zone.
 //!
 //! The journal keeps the most recent entries per zone, 10 000 unless
 //! [`Store::set_journal_limit`] says otherwise; older ones are deleted in the
@@ -38,6 +43,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -48,7 +54,7 @@ use hickory_proto::rr::{Name, Record, RecordType};
 use crate::change::{bump_serial, check_name, diff};
 use crate::codec::{self, Meta};
 use crate::transaction::ZoneOp;
-use crate::{ChangeSet, Error, JournalEntry, Transaction, Zone, ZoneSet};
+use crate::{AuditRecord, ChangeSet, Error, JournalEntry, Transaction, Zone, ZoneSet};
 
 /// A catalog key and its value.
 pub type CatalogEntry = (Vec<u8>, Vec<u8>);
@@ -61,6 +67,8 @@ pub struct Store {
     db: sled::Db,
     current: ArcSwap<ZoneSet>,
     writer: Mutex<Writer>,
+    /// Journal entries written since the store was opened (for metrics).
+    change_sets: AtomicU64,
     _lock: File,
 }
 
@@ -68,6 +76,8 @@ pub struct Store {
 struct Writer {
     metas: HashMap<Name, Meta>,
     journal_limit: u64,
+    /// The sequence number the next audit record gets.
+    next_audit_seq: u64,
     /// Set when a batch may have reached sled but not the snapshot; later
     /// writes are refused until the store is reopened.
     failed: bool,
@@ -81,8 +91,15 @@ impl Store {
         let lock = lock_dir(dir)?;
         let db = sled::Config::new().path(dir).open().map_err(|e| open_error(dir, e))?;
         let (zones, metas) = load(&db)?;
-        let writer = Writer { metas, journal_limit: DEFAULT_JOURNAL_LIMIT, failed: false };
-        Ok(Self { db, current: ArcSwap::from_pointee(zones), writer: Mutex::new(writer), _lock: lock })
+        let next_audit_seq = last_audit_seq(&db)? + 1;
+        let writer = Writer { metas, journal_limit: DEFAULT_JOURNAL_LIMIT, next_audit_seq, failed: false };
+        Ok(Self {
+            db,
+            current: ArcSwap::from_pointee(zones),
+            writer: Mutex::new(writer),
+            change_sets: AtomicU64::new(0),
+            _lock: lock,
+        })
     }
 
     /// The published snapshots, for readers that load on every query.
@@ -133,12 +150,13 @@ impl Store {
     /// written. Returns the journal entries of the zone changes, in order
     /// (deletions have none).
     pub fn apply(&self, tx: Transaction, now: SystemTime) -> Result<Vec<JournalEntry>, Error> {
+        let Transaction { zone_ops, catalog, audit } = tx;
         let mut writer = self.lock_writer()?;
         let mut stage = Stage::new(&self.current.load(), &writer);
-        for op in tx.zone_ops {
+        for op in zone_ops {
             stage.zone_op(op, now)?;
         }
-        for (key, value) in tx.catalog {
+        for (key, value) in catalog {
             stage.changed = true;
             match value {
                 Some(value) => stage.batch.insert(catalog_key(&key), value),
@@ -148,10 +166,21 @@ impl Store {
         if !stage.changed {
             return Ok(stage.entries);
         }
+        if let Some(note) = audit {
+            stage.audit(writer.next_audit_seq, note, now)?;
+        }
         self.write(&mut writer, stage.batch)?;
+        writer.next_audit_seq += u64::from(stage.audited);
         writer.metas = stage.metas;
         self.current.store(Arc::new(stage.zones));
+        self.change_sets.fetch_add(stage.entries.len() as u64, Ordering::Relaxed);
         Ok(stage.entries)
+    }
+
+    /// How many zone changes (journal entries: change sets, zone creations
+    /// and replacements) this store has written since it was opened.
+    pub fn change_sets_applied(&self) -> u64 {
+        self.change_sets.load(Ordering::Relaxed)
     }
 
     /// The value of catalog `key`, if set.
@@ -166,6 +195,12 @@ impl Store {
             .scan_prefix(catalog_key(prefix))
             .map(|item| item.map(|(k, v)| (k[strip..].to_vec(), v.to_vec())).map_err(Error::from))
             .collect()
+    }
+
+    /// The audit records numbered `from` and later, oldest first (`.rev()`
+    /// walks newest first).
+    pub fn audit_log(&self, from: u64) -> AuditLog {
+        AuditLog(self.db.range(audit_key(from)..=audit_key(u64::MAX)))
     }
 
     /// The journal of the zone at `apex`, oldest entry first.
@@ -206,7 +241,9 @@ struct Stage {
     journal_limit: u64,
     batch: sled::Batch,
     entries: Vec<JournalEntry>,
+    deleted: Vec<Name>,
     changed: bool,
+    audited: bool,
 }
 
 impl Stage {
@@ -217,7 +254,9 @@ impl Stage {
             journal_limit: writer.journal_limit,
             batch: sled::Batch::default(),
             entries: Vec::new(),
+            deleted: Vec::new(),
             changed: false,
+            audited: false,
         }
     }
 
@@ -279,7 +318,19 @@ impl Stage {
         }
         self.batch.remove(zone_key(apex));
         self.zones = self.zones.without_zone(apex);
+        self.deleted.push(apex.clone());
         self.changed = true;
+        Ok(())
+    }
+
+    /// Stages the audit record numbered `seq`: `note`, the time, and every
+    /// zone change and deletion staged so far.
+    fn audit(&mut self, seq: u64, note: Vec<u8>, now: SystemTime) -> Result<(), Error> {
+        let changes = self.entries.iter().filter(|e| !e.removed.is_empty() || !e.added.is_empty()).cloned().collect();
+        let at_unix_ms = now.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let record = AuditRecord { seq, at_unix_ms, note, changes, deleted_zones: self.deleted.clone() };
+        self.batch.insert(audit_key(seq), codec::encode_audit(&record)?);
+        self.audited = true;
         Ok(())
     }
 
@@ -308,6 +359,38 @@ impl Stage {
         self.entries.push(entry);
         self.changed = true;
         Ok(())
+    }
+}
+
+/// The audit records of a store, in sequence order ([`Store::audit_log`]).
+pub struct AuditLog(sled::Iter);
+
+impl AuditLog {
+    fn decode(item: sled::Result<(sled::IVec, sled::IVec)>) -> Result<AuditRecord, Error> {
+        let (key, value) = item?;
+        codec::decode_audit(audit_seq(&key)?, &value)
+    }
+}
+
+impl Iterator for AuditLog {
+    type Item = Result<AuditRecord, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(Self::decode)
+    }
+}
+
+impl DoubleEndedIterator for AuditLog {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(Self::decode)
+    }
+}
+
+/// The sequence number of the newest audit record, 0 when there is none.
+fn last_audit_seq(db: &sled::Db) -> Result<u64, Error> {
+    match db.scan_prefix(AUDIT_PREFIX).next_back() {
+        Some(item) => audit_seq(&item?.0),
+        None => Ok(0),
     }
 }
 
@@ -410,6 +493,18 @@ const CATALOG_PREFIX: &[u8] = b"c\0";
 
 fn catalog_key(key: &[u8]) -> Vec<u8> {
     [CATALOG_PREFIX, key].concat()
+}
+
+/// Audit records live under this prefix, keyed by sequence number.
+const AUDIT_PREFIX: &[u8] = b"a\0";
+
+fn audit_key(seq: u64) -> Vec<u8> {
+    [AUDIT_PREFIX, &seq.to_be_bytes()].concat()
+}
+
+fn audit_seq(key: &[u8]) -> Result<u64, Error> {
+    let bytes = key.strip_prefix(AUDIT_PREFIX).and_then(|b| <[u8; 8]>::try_from(b).ok());
+    bytes.map(u64::from_be_bytes).ok_or_else(|| Error::Corrupt(format!("audit key {key:?}")))
 }
 
 fn journal_prefix(apex: &Name) -> Vec<u8> {
@@ -738,5 +833,45 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.catalog_scan(b"app/").unwrap(), vec![(b"app/a".to_vec(), b"1".to_vec())]);
         assert_eq!(store.snapshot().zones().len(), 1, "catalog keys are not zones");
+    }
+
+    fn audited(tx: &mut Transaction, note: &str) -> Transaction {
+        tx.audit(note.as_bytes().to_vec());
+        std::mem::take(tx)
+    }
+
+    #[test]
+    fn audited_transactions_leave_one_record_each_in_their_batch() {
+        let (dir, store) = store();
+        let mut tx = Transaction::new();
+        tx.change(add_txt("a.example.com.", "one")).catalog_put(b"app/a", b"1".to_vec());
+        store.apply(audited(&mut tx, "who: alice"), now()).unwrap();
+        let mut tx = Transaction::new();
+        tx.catalog_put(b"team/x", vec![]);
+        store.apply(audited(&mut tx, "catalog only"), now()).unwrap();
+        // Not audited, a no-op, and a failure leave nothing.
+        store.commit(&add_txt("b.example.com.", "unaudited"), now()).unwrap();
+        let mut nothing = ChangeSet::new(&apex(), "alice", "no-op");
+        nothing.push(Op::RemoveName(name("absent.example.com.")));
+        store.apply(audited(Transaction::new().change(nothing), "no-op"), now()).unwrap();
+        let mut bad = add_txt("c.example.com.", "x");
+        bad.push(Op::Add(Record::from_rdata(name("x.example.net."), 60, RData::A(A::new(1, 2, 3, 4)))));
+        assert!(store.apply(audited(Transaction::new().change(bad), "bad"), now()).is_err());
+
+        let log: Vec<AuditRecord> = store.audit_log(0).map(Result::unwrap).collect();
+        let notes: Vec<(u64, &[u8])> = log.iter().map(|r| (r.seq, r.note.as_slice())).collect();
+        assert_eq!(notes, [(1, &b"who: alice"[..]), (2, &b"catalog only"[..])]);
+        assert_eq!(log[0].at_unix_ms, 1_700_000_000_000);
+        let change = &log[0].changes[0];
+        assert_eq!((change.from_serial, change.to_serial, change.added.len()), (10, 11, 2), "SOA + TXT");
+        assert!(log[1].changes.is_empty() && log[1].deleted_zones.is_empty());
+
+        // The sequence goes on after a reopen; a deletion is recorded with its apex.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        store.apply(audited(Transaction::new().delete_zone(&apex()), "drop"), now()).unwrap();
+        let newest = store.audit_log(0).next_back().unwrap().unwrap();
+        assert_eq!((newest.seq, newest.deleted_zones.clone()), (3, vec![apex()]));
+        assert_eq!(store.audit_log(2).count(), 2, "from 2 on");
     }
 }

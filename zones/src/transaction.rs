@@ -28,6 +28,7 @@ pub(crate) enum ZoneOp {
 pub struct Transaction {
     pub(crate) zone_ops: Vec<ZoneOp>,
     pub(crate) catalog: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub(crate) audit: Option<Vec<u8>>,
 }
 
 impl Transaction {
@@ -64,6 +65,14 @@ impl Transaction {
     /// Removes catalog `key`.
     pub fn catalog_remove(&mut self, key: &[u8]) -> &mut Self {
         self.catalog.push((key.to_vec(), None));
+        self
+    }
+
+    /// Records the transaction in the audit log with `note` (the caller's
+    /// who, what and why), beside the zone changes it makes. A transaction
+    /// that changes nothing leaves no record.
+    pub fn audit(&mut self, note: Vec<u8>) -> &mut Self {
+        self.audit = Some(note);
         self
     }
 

@@ -7,7 +7,7 @@
 //! catalog entry); `review` apps get a catalog entry and a review, and no
 //! records, until an admin approves (`routes/reviews.rs`).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use policy::{Action, DataClass, Exposure, Gate, Registration, Target};
@@ -15,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use zones::{ChangeSet, Transaction};
 
 use crate::apps_catalog::{self, AppRecord, AppStatus, AppTarget, ReviewRecord, ReviewStatus};
+use crate::audit::Audit;
 use crate::auth::Principal;
-use crate::extract::{Json, Path};
+use crate::extract::{Json, Path, Query};
 use crate::zones_catalog::{parse_name, text};
-use crate::{ApiError, AppState, rfc3339, teams, usage};
+use crate::{ApiError, AppState, previews_catalog, rfc3339, teams, usage};
 
 /// The body of `POST /apps`.
 #[derive(Debug, Deserialize)]
@@ -172,7 +173,8 @@ pub(crate) async fn create(
                 updated_at: None,
             };
             apps_catalog::stage(&mut tx, &record)?;
-            store.apply(tx, now)?;
+            let why = serde_json::json!({ "gate": record.gate, "findings": record.findings, "status": status });
+            Audit::by(&by, &record.team, "app.register", &fqdn).why(why).commit(store, tx, now)?;
             Ok(Registered { fqdn, gate: record.gate, findings: record.findings, status, remediation_days, review })
         })
         .await?;
@@ -188,14 +190,7 @@ pub(crate) async fn list(
     who: Principal,
     Query(query): Query<AppQuery>,
 ) -> Result<axum::Json<AppList>, ApiError> {
-    let team = match query.team {
-        Some(team) if !who.may_read(&team) => {
-            return Err(ApiError::Forbidden(format!("team {} may not list the apps of team {team}", who.team)));
-        }
-        Some(team) => Some(team),
-        None if who.is_admin() => None,
-        None => Some(who.team.clone()),
-    };
+    let team = who.listing_scope(query.team, "apps")?;
     let apps = state
         .read(move |store, _| {
             let apps = apps_catalog::list(store)?;
@@ -267,10 +262,16 @@ pub(crate) async fn remove(
                     return Err(ApiError::Conflict(format!("app {fqdn} is not live or pending")));
                 }
             }
+            let previews = previews_catalog::of_app(store, &fqdn)?;
+            for preview in &previews {
+                previews_catalog::stage_remove(&mut tx, &policy, preview, &by.author(), "api: decommission app")?;
+            }
             app.status = AppStatus::Decommissioned;
             app.updated_at = Some(rfc3339(now));
             apps_catalog::stage(&mut tx, &app)?;
-            store.apply(tx, now)?;
+            let removed: Vec<&str> = previews.iter().map(|p| p.fqdn.as_str()).collect();
+            let why = serde_json::json!({ "previews_removed": removed });
+            Audit::by(&by, &app.team, "app.decommission", &fqdn).why(why).commit(store, tx, now)?;
             Ok(app)
         })
         .await?;

@@ -3,6 +3,7 @@
 //! | method and path                          | who may call it                         |
 //! | ---------------------------------------- | --------------------------------------- |
 //! | `GET /healthz`                           | anyone                                  |
+//! | `GET /metrics` (Prometheus text format)  | anyone                                  |
 //! | `POST /api/v1/teams`                     | admin                                   |
 //! | `GET /api/v1/teams`                      | any token (non-admins see their team)   |
 //! | `GET /api/v1/teams/{team}`               | admin, or a token of that team          |
@@ -22,8 +23,10 @@
 //! | `DELETE /api/v1/apps/{fqdn}/previews/{pr}` | admin, owners, members, ci of the team |
 //! | `GET /api/v1/reviews`                    | admin                                   |
 //! | `POST /api/v1/reviews/{id}`              | admin                                   |
+//! | `GET /api/v1/audit?team=&since=&after=&limit=` | any token (non-admins: their team's) |
 
 mod apps;
+mod audit;
 mod previews;
 mod reviews;
 mod rrsets;
@@ -33,11 +36,13 @@ pub(crate) mod zones;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{delete, get, post};
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, metrics};
 
-/// The whole route table over `state`.
+/// The whole route table over `state`. Every request, the fallbacks'
+/// included, is counted for `/metrics` by method, route pattern and status.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.body_limit;
     let v1 = Router::new()
@@ -53,13 +58,16 @@ pub fn app(state: AppState) -> Router {
         .route("/apps/{fqdn}/previews", post(previews::create))
         .route("/apps/{fqdn}/previews/{pr}", delete(previews::remove))
         .route("/reviews", get(reviews::list))
-        .route("/reviews/{id}", post(reviews::decide));
+        .route("/reviews/{id}", post(reviews::decide))
+        .route("/audit", get(audit::list));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::scrape))
         .nest("/api/v1", v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::count_requests))
         .with_state(state)
 }
 
@@ -78,6 +86,9 @@ async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports failure
 mod app_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod audit_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports failure
 mod tests;

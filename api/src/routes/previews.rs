@@ -12,9 +12,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use policy::{Action, Target};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use zones::{ChangeSet, Op, Transaction};
 
 use crate::apps_catalog::{self, AppTarget};
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::extract::{Json, Path};
 use crate::previews_catalog::{self, PreviewRecord, unix_ms};
@@ -95,7 +97,8 @@ pub(crate) async fn create(
             change.push(Op::ReplaceRRset(rrset));
             tx.change(change);
             previews_catalog::stage(&mut tx, &record)?;
-            store.apply(tx, now)?;
+            let audit = Audit::by(&by, &record.team, "preview.create", &fqdn);
+            audit.why(json!({ "app": record.app, "expires_at": record.expires_at })).commit(store, tx, now)?;
             Ok(Created { fqdn, expires_at: record.expires_at })
         })
         .await?;
@@ -133,11 +136,8 @@ pub(crate) async fn remove(
             let preview =
                 previews_catalog::get(store, &fqdn)?.ok_or_else(|| ApiError::NotFound(format!("no preview {fqdn}")))?;
             let mut tx = Transaction::new();
-            let mut change = ChangeSet::new(name.zone(), by.author(), "api: delete preview");
-            change.push(Op::RemoveRRset(name.fqdn().clone(), preview.target.rtype()));
-            tx.change(change);
-            previews_catalog::stage_remove(&mut tx, &fqdn);
-            store.apply(tx, now)?;
+            previews_catalog::stage_remove(&mut tx, &policy, &preview, &by.author(), "api: delete preview")?;
+            Audit::by(&by, &preview.team, "preview.delete", &fqdn).commit(store, tx, now)?;
             Ok(fqdn)
         })
         .await?;

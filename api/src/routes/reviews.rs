@@ -8,13 +8,14 @@ use policy::{Action, Target};
 use serde::{Deserialize, Serialize};
 use zones::{ChangeSet, Transaction};
 
-use crate::apps_catalog::{self, AppStatus, ReviewRecord, ReviewStatus};
+use crate::apps_catalog::{self, AppRecord, AppStatus, ReviewRecord, ReviewStatus};
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::extract::{Json, Path};
-use crate::{ApiError, AppState, rfc3339};
+use crate::{ApiError, AppState, rfc3339, teams, usage};
 
 /// A reviewer's decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Decision {
     /// Publish the app.
@@ -40,6 +41,27 @@ pub(crate) struct ReviewList {
 
 fn check_admin(who: &Principal, policy: &policy::Policy) -> Result<(), ApiError> {
     policy.scheme.authorize(&who.policy()?, Action::Review, Target::Platform)?;
+    Ok(())
+}
+
+/// Whether `app` can go live now: its name holds no records (written since
+/// it was held) and its records fit the team's quota.
+fn check_publishable(
+    store: &zones::Store,
+    policy: &policy::Policy,
+    app: &AppRecord,
+    name: &policy::AppName,
+) -> Result<(), ApiError> {
+    let snapshot = store.snapshot();
+    let zone = snapshot.get(name.zone()).ok_or_else(|| zones::Error::NoSuchZone(name.zone().clone()))?;
+    if zone.rrsets_at(name.fqdn()).is_some() {
+        return Err(ApiError::Conflict(format!("{} holds records already; remove them first", app.fqdn)));
+    }
+    let team = teams::get(store, name.team().as_str())?
+        .ok_or_else(|| ApiError::NotFound(format!("no team {}", name.team())))?;
+    let current = usage::of_team(store, policy, name.team())?;
+    let delta = policy::UsageDelta { records: app.target.records(), ..Default::default() };
+    team.limits(policy)?.check(&current, &delta)?;
     Ok(())
 }
 
@@ -78,6 +100,7 @@ pub(crate) async fn decide(
             (review.status, app.status) = match body.decision {
                 Decision::Approve => {
                     let parsed = policy.scheme.parse(&app.name()?)?;
+                    check_publishable(store, &policy, &app, &parsed)?;
                     let mut change = ChangeSet::new(parsed.zone(), by.author(), format!("api: review {id} approved"));
                     change.push(app.publish()?);
                     tx.change(change);
@@ -91,7 +114,8 @@ pub(crate) async fn decide(
             app.updated_at = Some(rfc3339(now));
             apps_catalog::stage_review(&mut tx, &review)?;
             apps_catalog::stage(&mut tx, &app)?;
-            store.apply(tx, now)?;
+            let why = serde_json::json!({ "decision": body.decision, "comment": review.comment, "findings": review.findings });
+            Audit::by(&by, &review.team, "review.decide", &review.id).why(why).commit(store, tx, now)?;
             Ok(review)
         })
         .await?;

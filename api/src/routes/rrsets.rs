@@ -5,15 +5,16 @@ use std::collections::BTreeSet;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use policy::{Action, Target, UsageDelta};
+use policy::{Action, Owner, Target, UsageDelta};
 use zones::{ChangeSet, Name, Op, RRset, RecordType, Store, Transaction, Zone};
 
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::extract::{Json, Path};
 use crate::pdns::{self, ChangeType, RRsetPatch, RRsetView, RRsets};
 use crate::routes::zones::check_read;
 use crate::zones_catalog::{self, parse_name, text};
-use crate::{ApiError, AppState, teams, usage};
+use crate::{ApiError, AppState, PLATFORM_TEAM, teams, usage};
 
 /// `GET /zones/{zone}/rrsets`: every RRset of the zone, by name and type (a
 /// delegated zone for the admin and its team; a platform zone for any token).
@@ -61,6 +62,7 @@ pub(crate) async fn patch(
             let zone = readable_zone(store, &by, &apex)?;
             let mut change = ChangeSet::new(&apex, by.author(), "api");
             let mut seen = BTreeSet::new();
+            let mut owners = BTreeSet::new();
             let mut delta: i64 = 0;
             for patch in &body.rrsets {
                 let name = parse_name("name", &patch.name)?;
@@ -69,6 +71,7 @@ pub(crate) async fn patch(
                     return Err(ApiError::InvalidRequest(format!("{} {rtype} is listed twice", name.to_ascii())));
                 }
                 policy.scheme.authorize(&principal, Action::WriteRecords, Target::Name { name: &name, zone: &apex })?;
+                owners.insert(owner_team(&policy, &name, &apex));
                 let existing = zone.rrset(&name, rtype).map_or(0, |s| s.rdatas().len());
                 let op = to_op(&name, rtype, patch)?;
                 let added = match &op {
@@ -90,12 +93,24 @@ pub(crate) async fn patch(
             }
             let mut tx = Transaction::new();
             tx.change(change);
-            let entries = store.apply(tx, now)?;
+            let team = match owners.len() {
+                1 => owners.pop_first().unwrap_or_default(),
+                _ => PLATFORM_TEAM.to_owned(),
+            };
+            let entries = Audit::by(&by, &team, "rrsets.patch", text(&apex)).commit(store, tx, now)?;
             Ok(entries.first().map(|e| e.to_serial))
         })
         .await?;
     tracing::info!(zone = %zone, rrsets = count, ?serial, by = %who.token_id, "rrsets patched");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The team that owns `name` in the zone at `apex`, or the platform team.
+fn owner_team(policy: &policy::Policy, name: &Name, apex: &Name) -> String {
+    match policy.scheme.owner(name, apex) {
+        Owner::Team(team) => team.to_string(),
+        Owner::Platform | Owner::Unmanaged => PLATFORM_TEAM.to_owned(),
+    }
 }
 
 /// The change-set operation of one PATCH entry.

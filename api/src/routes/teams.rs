@@ -27,7 +27,8 @@ pub(crate) async fn create(
         return Err(ApiError::Forbidden("only the platform admin may create teams".to_owned()));
     }
     let policy = state.config.policy.clone();
-    let team = state.write(move |store, now| teams::create(store, &policy, now, &body)).await?;
+    let by = who.clone();
+    let team = state.write(move |store, now| teams::create(store, &policy, now, &body, &by)).await?;
     tracing::info!(team = %team.name, by = %who.token_id, "team created");
     let location = format!("/api/v1/teams/{}", team.name);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(team)).into_response())

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::extract::{Json, Path};
 use crate::{ApiError, AppState, Issued, Role, tokens};
@@ -30,9 +31,10 @@ pub(crate) async fn create(
         return Err(ApiError::Forbidden("only the platform admin may mint admin tokens".to_owned()));
     }
     let role = body.role;
+    let audit = Audit::by(&who, &team, "token.create", "");
     let for_team = team.clone();
     let issued =
-        state.write(move |store, now| tokens::issue_token(store, now, &for_team, role, &body.description)).await?;
+        state.write(move |store, now| tokens::mint(store, now, &for_team, role, &body.description, audit)).await?;
     tracing::info!(%team, %role, id = %issued.id, by = %who.token_id, "token minted");
     Ok((StatusCode::CREATED, axum::Json(issued)))
 }
@@ -44,8 +46,9 @@ pub(crate) async fn revoke(
     Path((team, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     check_manage(&who, &team)?;
+    let audit = Audit::by(&who, &team, "token.revoke", &id);
     let (for_team, for_id) = (team.clone(), id.clone());
-    state.write(move |store, now| tokens::revoke(store, now, &for_team, &for_id)).await?;
+    state.write(move |store, now| tokens::revoke(store, now, &for_team, &for_id, audit)).await?;
     tracing::info!(%team, %id, by = %who.token_id, "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }

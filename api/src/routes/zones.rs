@@ -13,6 +13,7 @@ use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use serde::{Deserialize, Serialize};
 use zones::{ChangeSet, Name, Op, RData, RRset, RecordType, Store, Transaction, Zone};
 
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::extract::{Json, Path};
 use crate::zones_catalog::{self, NameserverSpec, ZoneKind, ZoneRecord, parse_name, text};
@@ -232,7 +233,8 @@ pub(crate) async fn create(
                 created_at: rfc3339(now),
             };
             zones_catalog::stage_put(&mut tx, &apex, &record)?;
-            store.apply(tx, now)?;
+            let audit = Audit::by(&by, &record.team, "zone.create", &record.name);
+            audit.why(serde_json::json!({ "kind": record.kind })).commit(store, tx, now)?;
             Ok(view(store, &record))
         })
         .await?;
@@ -349,7 +351,7 @@ pub(crate) async fn remove(
                 tx.change(cut);
             }
             zones_catalog::stage_remove(&mut tx, &apex);
-            store.apply(tx, now)?;
+            Audit::by(&by, &record.team, "zone.delete", &record.name).commit(store, tx, now)?;
             Ok(())
         })
         .await?;

@@ -32,6 +32,12 @@ impl ResponseCache {
         Self::new(DEFAULT_CAPACITY)
     }
 
+    /// Whether this cache keeps anything (capacity above 0).
+    #[inline]
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
     /// Drops every entry unless they belong to snapshot `generation`.
     pub(crate) fn validate(&mut self, generation: u64) {
         if self.generation != generation {

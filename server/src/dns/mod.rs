@@ -5,8 +5,11 @@
 //!   cache of encoded responses, and the encoder (the one place outcomes
 //!   become RCODEs).
 //! - [`udp`], [`tcp`]: the listeners.
+//! - [`metrics`]: per-worker query counters (relaxed atomics, no locks on the
+//!   answer path) and the registry a scrape sums them from.
 
 mod cache;
+pub mod metrics;
 mod question;
 mod responder;
 mod response;

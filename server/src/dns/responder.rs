@@ -14,6 +14,7 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
 use zones::{Answer, Outcome, ZoneSet};
 
 use super::cache::{ResponseCache, patch};
+use super::metrics::{BADVERS, Counters};
 use super::question::{HEADER_LEN, Question};
 use super::response::{Echo, encode_answer, encode_error};
 
@@ -51,18 +52,33 @@ pub enum Transport {
 }
 
 /// Answers DNS messages from the current zone snapshot. One per worker: it
-/// owns that worker's response cache.
+/// owns that worker's response cache, and counts into that worker's
+/// [`Counters`].
 pub struct Responder {
     snapshots: Arc<dyn Snapshots>,
     cache: ResponseCache,
     payload: u16,
+    counters: Arc<Counters>,
+}
+
+/// What the slow path answered, for the counters.
+struct Answered {
+    /// The question's type; 0 (counted as `other`) without a question.
+    qtype: u16,
+    /// The responder decided BADVERS, an extended RCODE the header does not show.
+    badvers: bool,
 }
 
 impl Responder {
     /// A responder over `snapshots` that advertises (and sends at most)
     /// `udp_payload` bytes to EDNS0 clients, with a response cache.
     pub fn new(snapshots: Arc<dyn Snapshots>, udp_payload: u16) -> Self {
-        Self { snapshots, cache: ResponseCache::with_default_capacity(), payload: udp_payload.max(512) }
+        Self {
+            snapshots,
+            cache: ResponseCache::with_default_capacity(),
+            payload: udp_payload.max(512),
+            counters: Counters::unregistered(),
+        }
     }
 
     /// The same without a response cache (for low-rate paths such as TCP).
@@ -70,28 +86,54 @@ impl Responder {
         Self { cache: ResponseCache::new(0), ..Self::new(snapshots, udp_payload) }
     }
 
+    /// The same, counting every query into `counters` (a block from
+    /// [`super::metrics::Registry::register`]).
+    pub fn counting(self, counters: Arc<Counters>) -> Self {
+        Self { counters, ..self }
+    }
+
     /// Answers `packet` into `out`. Returns `false` when nothing must be sent
-    /// (a response, or fewer bytes than a header).
+    /// (a response, or fewer bytes than a header). Either way the packet is
+    /// counted: by transport, RCODE and QTYPE, or as dropped.
     pub fn answer(&mut self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> bool {
         out.clear();
         let snapshot = self.snapshots.load();
         self.cache.validate(snapshot.generation());
-        match Question::parse(packet) {
-            Some(question) => {
-                self.answer_question(&snapshot, &question, transport, out);
+        if let Some(question) = Question::parse(packet) {
+            self.answer_question(&snapshot, &question, transport, out);
+            self.counters.answered(transport, question.qtype, header_rcode(out));
+            return true;
+        }
+        match self.answer_message(&snapshot, packet, transport, out) {
+            Some(answered) => {
+                let rcode = match header_rcode(out) {
+                    0 if answered.badvers => BADVERS,
+                    rcode => rcode,
+                };
+                self.counters.answered(transport, answered.qtype, rcode);
                 true
             }
-            None => self.answer_message(&snapshot, packet, transport, out),
+            None => {
+                self.counters.dropped();
+                false
+            }
         }
     }
 
     /// The fast path: a plain query, from the cache when possible.
     fn answer_question(&mut self, zones: &ZoneSet, question: &Question<'_>, transport: Transport, out: &mut Vec<u8>) {
         let limit = self.limit(transport, question.edns.map(|e| e.payload));
+        let counted = self.cache.is_enabled();
         if let Some(cached) = self.cache.get(question).filter(|c| c.len() <= limit) {
             out.extend_from_slice(cached);
             patch(out, question);
+            if counted {
+                self.counters.cache(true);
+            }
             return;
+        }
+        if counted {
+            self.counters.cache(false);
         }
         let Some(qname) = lowercase_name(question.qname) else {
             return out.extend(encode_error(&Echo::of(question, None), ResponseCode::FormErr, self.payload));
@@ -107,11 +149,18 @@ impl Responder {
         patch(out, question);
     }
 
-    /// The slow path: anything the question parser did not take.
-    fn answer_message(&self, zones: &ZoneSet, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> bool {
-        let Some(header) = packet.get(..HEADER_LEN) else { return false };
+    /// The slow path: anything the question parser did not take. `None`:
+    /// nothing to send.
+    fn answer_message(
+        &self,
+        zones: &ZoneSet,
+        packet: &[u8],
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> Option<Answered> {
+        let header = packet.get(..HEADER_LEN)?;
         if header[2] & 0x80 != 0 {
-            return false; // a response: never answer one (RFC 1035 §7.3 loops)
+            return None; // a response: never answer one (RFC 1035 §7.3 loops)
         }
         let mut echo = Echo {
             id: u16::from_be_bytes([header[0], header[1]]),
@@ -124,29 +173,38 @@ impl Responder {
             Ok(message) => message,
             Err(_) => {
                 *out = encode_error(&echo, ResponseCode::FormErr, self.payload);
-                return true;
+                return Some(Answered { qtype: 0, badvers: false });
             }
         };
         echo.edns_do = message.edns.as_ref().map(|e| e.flags().dnssec_ok);
         if message.queries.len() == 1 {
             echo.query = message.queries.first().cloned();
         }
-        *out = self.respond(zones, &message, echo, transport);
-        true
+        let qtype = echo.query.as_ref().map_or(0, |q| u16::from(q.query_type()));
+        let (response, rcode) = self.respond(zones, &message, echo, transport);
+        *out = response;
+        Some(Answered { qtype, badvers: u16::from(rcode) == BADVERS })
     }
 
-    /// Decides the response to a fully parsed message.
-    fn respond(&self, zones: &ZoneSet, message: &Message, mut echo: Echo, transport: Transport) -> Vec<u8> {
+    /// Decides the response to a fully parsed message, and the RCODE it
+    /// decided (an answer's own RCODE reads as NOERROR here).
+    fn respond(
+        &self,
+        zones: &ZoneSet,
+        message: &Message,
+        mut echo: Echo,
+        transport: Transport,
+    ) -> (Vec<u8>, ResponseCode) {
         let rcode = match (&echo.query, message.edns.as_ref()) {
             _ if echo.op_code != OpCode::Query => ResponseCode::NotImp,
             (None, _) => ResponseCode::FormErr,
             (_, Some(edns)) if edns.version() > 0 => ResponseCode::BADVERS,
             (Some(query), _) => match query_error(query) {
                 Some(rcode) => rcode,
-                None => return self.lookup(zones, message, &mut echo, transport),
+                None => return (self.lookup(zones, message, &mut echo, transport), ResponseCode::NoError),
             },
         };
-        encode_error(&echo, rcode, self.payload)
+        (encode_error(&echo, rcode, self.payload), rcode)
     }
 
     /// Answers a well-formed question found by the slow path.
@@ -198,6 +256,13 @@ fn query_error(query: &Query) -> Option<ResponseCode> {
         (DNSClass::IN, _) => None,
         _ => Some(ResponseCode::Refused),
     }
+}
+
+/// The RCODE in a response's header (its low 4 bits; extended RCODEs live in
+/// OPT). An empty response would be a bug; it counts as SERVFAIL.
+#[inline]
+fn header_rcode(response: &[u8]) -> u16 {
+    response.get(3).map_or(u16::from(ResponseCode::ServFail), |flags| u16::from(flags & 0x0f))
 }
 
 /// Wildcard-synthesized answers depend on the query name; caching them would
@@ -333,6 +398,49 @@ mod tests {
         let reply = ask(&mut responder(), &query("example.org.", RecordType::A, None), Transport::Udp);
         assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
         assert!(!reply.metadata.authoritative);
+    }
+
+    #[test]
+    fn every_packet_is_counted_by_transport_rcode_and_qtype_or_as_dropped() {
+        use crate::dns::metrics::{Registry, qtype_index, rcode_index};
+        let registry = Registry::default();
+        let zones = Arc::new(ArcSwap::from_pointee(crate::seed::fuzz_zones()));
+        let mut udp = Responder::new(zones.clone(), 1232).counting(registry.register());
+        let mut tcp = Responder::uncached(zones, 1232).counting(registry.register());
+        let soa = query("apps.company.com.", RecordType::SOA, None);
+        for _ in 0..3 {
+            ask(&mut udp, &soa, Transport::Udp); // a miss, then two hits
+        }
+        ask(&mut udp, &query("nothing.apps.company.com.", RecordType::A, None), Transport::Udp);
+        ask(&mut udp, &query("example.org.", RecordType::AAAA, None), Transport::Udp);
+        let mut edns = Edns::new();
+        edns.set_version(1);
+        ask(&mut udp, &query("apps.company.com.", RecordType::SOA, Some(edns)), Transport::Udp);
+        let mut status = soa.clone();
+        status[2] = (status[2] & 0x87) | (2 << 3);
+        ask(&mut udp, &status, Transport::Udp);
+        ask(&mut tcp, &soa, Transport::Tcp);
+        ask(&mut tcp, &soa[..15], Transport::Tcp); // FORMERR, no question: `other`
+        ask(&mut tcp, &query("x.apps.company.com.", RecordType::AXFR, None), Transport::Tcp);
+        let mut response = soa.clone();
+        response[2] |= 0x80;
+        assert!(!udp.answer(&response, Transport::Udp, &mut Vec::new()));
+        assert!(!udp.answer(&soa[..11], Transport::Udp, &mut Vec::new()));
+
+        let totals = registry.totals();
+        let count = |t, rcode: u16, qtype: RecordType| totals.queries(t, rcode_index(rcode), qtype_index(qtype.into()));
+        assert_eq!(count(Transport::Udp, 0, RecordType::SOA), 3);
+        assert_eq!(count(Transport::Udp, 3, RecordType::A), 1);
+        assert_eq!(count(Transport::Udp, 5, RecordType::AAAA), 1);
+        assert_eq!(count(Transport::Udp, 16, RecordType::SOA), 1, "BADVERS from the responder's decision");
+        assert_eq!(count(Transport::Udp, 4, RecordType::SOA), 1);
+        assert_eq!(count(Transport::Tcp, 0, RecordType::SOA), 1);
+        assert_eq!(count(Transport::Tcp, 1, RecordType::Unknown(0)), 1);
+        assert_eq!(count(Transport::Tcp, 5, RecordType::AXFR), 1);
+        assert_eq!(totals.query_samples().map(|(_, n)| n).sum::<u64>(), 10);
+        assert_eq!(totals.dropped, 2);
+        // Only the cached (UDP) responder counts the cache: 5 fast-path queries.
+        assert_eq!((totals.cache_hits, totals.cache_misses), (2, 3));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
+use super::metrics::Counters;
 use super::{Responder, Snapshots, Transport};
 
 /// How TCP connections are bounded.
@@ -23,18 +24,27 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
-/// Binds `addr` now and returns the accept loop to run.
+/// Binds `addr` now and returns the accept loop to run. Its connections
+/// share the one counter block `counters` (from
+/// [`super::metrics::Registry::register`]).
 pub async fn bind(
     addr: SocketAddr,
     snapshots: Arc<dyn Snapshots>,
     udp_payload: u16,
     limits: Limits,
+    counters: Arc<Counters>,
 ) -> io::Result<impl Future<Output = ()>> {
     let listener = TcpListener::bind(addr).await?;
-    Ok(accept_loop(listener, snapshots, udp_payload, limits))
+    Ok(accept_loop(listener, snapshots, udp_payload, limits, counters))
 }
 
-async fn accept_loop(listener: TcpListener, snapshots: Arc<dyn Snapshots>, udp_payload: u16, limits: Limits) {
+async fn accept_loop(
+    listener: TcpListener,
+    snapshots: Arc<dyn Snapshots>,
+    udp_payload: u16,
+    limits: Limits,
+    counters: Arc<Counters>,
+) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -49,7 +59,7 @@ async fn accept_loop(listener: TcpListener, snapshots: Arc<dyn Snapshots>, udp_p
             tracing::debug!(%peer, "tcp connection limit reached; closing");
             continue; // dropping the stream closes it
         };
-        let responder = Responder::uncached(snapshots.clone(), udp_payload);
+        let responder = Responder::uncached(snapshots.clone(), udp_payload).counting(counters.clone());
         tokio::spawn(async move {
             if let Err(error) = serve(stream, responder, limits.idle_timeout).await {
                 tracing::debug!(%error, %peer, "tcp connection ended");

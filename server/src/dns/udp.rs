@@ -18,18 +18,21 @@ use std::thread::JoinHandle;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::metrics::Registry;
 use super::{Responder, Snapshots, Transport};
 
 /// The largest datagram read.
 const MAX_DATAGRAM: usize = 65_535;
 
-/// Binds `addr` and starts `workers` answering threads on it.
+/// Binds `addr` and starts `workers` answering threads on it, each counting
+/// into its own block of `metrics`.
 pub fn spawn(
     addr: SocketAddr,
     workers: usize,
     reuseport: bool,
     snapshots: Arc<dyn Snapshots>,
     udp_payload: u16,
+    metrics: &Registry,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let shared = if reuseport { None } else { Some(bind(addr)?) };
     let socket = |_| match &shared {
@@ -41,7 +44,7 @@ pub fn spawn(
         .into_iter()
         .enumerate()
         .map(|(i, socket)| {
-            let responder = Responder::new(snapshots.clone(), udp_payload);
+            let responder = Responder::new(snapshots.clone(), udp_payload).counting(metrics.register());
             std::thread::Builder::new().name(format!("dns-udp-{i}")).spawn(move || serve(socket, responder))
         })
         .collect()
