@@ -7,9 +7,10 @@
 //! well-formed `np_` token, a revoked token and a valid token under another
 //! scheme. Each row expects an exact status and problem type (401 with
 //! `WWW-Authenticate: Bearer` for the unauthenticated, 403 `forbidden` or,
-//! where the API hides another team's object, 404 `not-found`). Every zone
-//! (serial and RRsets), the teams, apps and reviews, the tokens that must
-//! keep working and a few DNS answers are compared before and after.
+//! where the API hides another team's object, 404 `not-found`); a few reads
+//! of hr's objects are in the matrix too. Every zone (serial and RRsets),
+//! the teams, apps, reviews and the audit log, which tokens authenticate and
+//! a few DNS answers are compared before and after.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -294,6 +295,26 @@ fn matrix(f: &Fixture) -> Vec<Row> {
     let all = [HrOwner, HrMember, HrCi];
     request(r, post.clone(), &review, Some(json!({"decision": "approve", "comment": "lgtm"})), &ops_and(&all));
     request(r, post, &review, Some(json!({"decision": "deny"})), &ops_and(&all));
+
+    // The platform zone is no delegation anyone removes (the admin neither).
+    let platform = [&OPS[..], &all].concat();
+    let hidden: Vec<_> = platform.iter().map(|&w| (w, 404, "not-found")).collect();
+    request(r, del, "/api/v1/zones/apps.company.com", None, &hidden);
+
+    // Beyond the mutations: another team's objects are not readable either.
+    let get = Method::GET;
+    for path in [
+        "/api/v1/teams/hr".to_owned(),
+        "/api/v1/zones/hr.apps.company.com".to_owned(),
+        HOSTED_RRSETS.to_owned(),
+        format!("/api/v1/apps/{PAYROLL}"),
+        format!("/api/v1/apps/{LEDGER}"),
+        "/api/v1/apps?team=hr".to_owned(),
+        "/api/v1/audit?team=hr".to_owned(),
+    ] {
+        request(r, get.clone(), &path, None, &ops_and(&[]));
+    }
+    request(r, get, "/api/v1/reviews", None, &ops_and(&all));
     rows
 }
 
@@ -350,7 +371,9 @@ fn capture(f: &Fixture) -> BTreeMap<String, Value> {
         assert!(zone.body["serial"].is_u64(), "{name}: {}", zone.body);
         read(&f.admin, "admin", &format!("/api/v1/zones/{name}/rrsets")).expect_status(200).expect("rrsets");
     }
-    for path in ["/api/v1/teams", "/api/v1/apps", "/api/v1/reviews"] {
+    // Only committed changes are audited, so the admin's view of the audit
+    // log is the whole history of changes.
+    for path in ["/api/v1/teams", "/api/v1/apps", "/api/v1/reviews", "/api/v1/audit?limit=1000"] {
         read(&f.admin, "admin", path).expect_status(200).unwrap_or_else(|e| panic!("{path}: {e}"));
     }
     let victim = f.anon.with_token(&f.victim.1);

@@ -37,6 +37,33 @@ pub(crate) enum AppTarget {
     Cname(String),
 }
 
+/// The schema of [`AppTarget`]: one of `{"a": [IPv4, ...]}`,
+/// `{"aaaa": [IPv6, ...]}` or `{"cname": name}`. (Written by hand: the
+/// derive cannot describe the address types inside a variant.)
+impl utoipa::PartialSchema for AppTarget {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        let addresses = |format| {
+            ArrayBuilder::new()
+                .items(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(format))))
+                .min_items(Some(1))
+        };
+        let only = |key: &str, schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| {
+            ObjectBuilder::new()
+                .property(key, schema)
+                .required(key)
+                .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+        };
+        OneOfBuilder::new()
+            .item(only("a", addresses(KnownFormat::Ipv4).into()))
+            .item(only("aaaa", addresses(KnownFormat::Ipv6).into()))
+            .item(only("cname", ObjectBuilder::new().schema_type(Type::String).into()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AppTarget {}
+
 impl AppTarget {
     /// The record type the target is published as.
     pub(crate) fn rtype(&self) -> RecordType {
@@ -78,7 +105,7 @@ impl AppTarget {
 }
 
 /// Where an app is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum AppStatus {
     /// Its records are published.
@@ -100,7 +127,7 @@ impl AppStatus {
 }
 
 /// An app as stored and as `GET /apps` returns it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AppRecord {
     /// The app's name, lowercase, without the trailing dot.
@@ -160,7 +187,7 @@ impl AppRecord {
 }
 
 /// Where a review is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum ReviewStatus {
     /// Waiting for an admin.
@@ -174,7 +201,7 @@ pub(crate) enum ReviewStatus {
 }
 
 /// A review of a gated registration, as stored and returned.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReviewRecord {
     /// The review's id (64 random bits in hex).

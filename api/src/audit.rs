@@ -78,12 +78,7 @@ impl Audit {
     }
 
     /// Applies `tx` with this note in the audit log, durably.
-    pub fn commit(
-        self,
-        store: &Store,
-        mut tx: Transaction,
-        now: SystemTime,
-    ) -> Result<Vec<JournalEntry>, ApiError> {
+    pub fn commit(self, store: &Store, mut tx: Transaction, now: SystemTime) -> Result<Vec<JournalEntry>, ApiError> {
         tx.audit(serde_json::to_vec(&self)?);
         Ok(store.apply(tx, now)?)
     }

@@ -7,7 +7,7 @@ use zones::{RData, RRset, RecordType};
 use crate::ApiError;
 
 /// `{"rrsets": [...]}`, both ways.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RRsets<T> {
     /// The RRsets.
@@ -15,7 +15,7 @@ pub(crate) struct RRsets<T> {
 }
 
 /// One RRset as `GET` returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct RRsetView {
     /// The owner name, absolute (with the trailing dot).
     pub(crate) name: String,
@@ -41,7 +41,7 @@ impl RRsetView {
 }
 
 /// One record's presentation-format content.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Content {
     /// The RDATA as in a master file, e.g. `192.0.2.1`.
@@ -52,7 +52,7 @@ pub(crate) struct Content {
 }
 
 /// What a PATCH does to an RRset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub(crate) enum ChangeType {
     /// Replace the RRset with `records` (none: remove it).
@@ -62,7 +62,7 @@ pub(crate) enum ChangeType {
 }
 
 /// One RRset of a PATCH body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RRsetPatch {
     /// The owner name (trailing dot optional).

@@ -17,7 +17,7 @@ use crate::apps_catalog::AppTarget;
 use crate::zones_catalog::parse_name;
 
 /// A preview as stored and returned.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PreviewRecord {
     /// The preview's name, lowercase, without the trailing dot.

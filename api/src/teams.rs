@@ -19,7 +19,7 @@ use crate::auth::Principal;
 use crate::{ApiError, rfc3339};
 
 /// A team as stored and as returned by the API.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TeamRecord {
     /// The team's name, a DNS label.
@@ -81,7 +81,7 @@ pub fn ensure_platform_team(store: &Store, now: SystemTime) -> Result<(), ApiErr
 }
 
 /// What `POST /teams` asks for.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewTeam {
     /// The team's name.

@@ -30,7 +30,7 @@ use crate::{ApiError, PLATFORM_TEAM, Role, rfc3339, teams};
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
 /// A token as stored: everything but the token itself.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRecord {
     /// The token's public id.
@@ -49,7 +49,7 @@ pub struct TokenRecord {
 
 /// A freshly minted token: the only time its text is known. Its `Debug`
 /// shows the id only, so it cannot reach a log by accident.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct Issued {
     /// The token's public id.
     pub id: String,

@@ -16,7 +16,7 @@ use zones::{Name, Store, Transaction};
 use crate::ApiError;
 
 /// How a team zone is served.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum ZoneKind {
     /// Served here: a child zone on the platform's nameservers.
@@ -26,18 +26,19 @@ pub(crate) enum ZoneKind {
 }
 
 /// A nameserver of a delegation, as asked for and as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NameserverSpec {
     /// The nameserver's name (absolute).
     pub(crate) name: String,
     /// Its addresses, published as glue when it is inside the delegated zone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
     pub(crate) addresses: Vec<IpAddr>,
 }
 
 /// A delegated team zone as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ZoneRecord {
     /// The zone's apex, lowercase, without the trailing dot.

@@ -42,7 +42,7 @@ use crate::scheme::{normalize, relative_labels};
 use crate::{Denial, Error, Label, NameKind, Scheme};
 
 /// A principal's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Platform admin: may do anything anywhere.

@@ -34,7 +34,7 @@ impl Default for Quotas {
 }
 
 /// Some of a team's limits, replacing the defaults where set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct QuotaOverride {
     /// Replaces [`Quotas::apps`].

@@ -42,7 +42,7 @@ const PACKAGE: &str = "data.nameplate.risk";
 const POLICY_PATH: &str = "risk-policy.rego";
 
 /// Who can reach an app.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Exposure {
     /// Only from inside the company network.
@@ -52,7 +52,7 @@ pub enum Exposure {
 }
 
 /// The most sensitive data an app handles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DataClass {
     /// Anyone may see it.
@@ -88,7 +88,7 @@ pub struct Registration {
 }
 
 /// One thing a policy found about a registration.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     /// A stable machine-readable code, e.g. `external-sensitive-data`.
     pub code: String,

@@ -70,9 +70,9 @@ struct DnsMetrics(Arc<Registry>);
 
 impl api::MetricsSource for DnsMetrics {
     fn render(&self, out: &mut String) {
+        const QUERIES: &str = "nameplate_dns_queries_total";
         let totals = self.0.totals();
         let mut text = api::Exposition::new(out);
-        const QUERIES: &str = "nameplate_dns_queries_total";
         text.counter(QUERIES, "DNS queries answered, by transport, RCODE (extended included) and QTYPE.");
         for ([transport, rcode, qtype], count) in totals.query_samples() {
             text.sample(QUERIES, &[("transport", transport), ("rcode", rcode), ("qtype", qtype)], count);

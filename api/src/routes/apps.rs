@@ -22,7 +22,7 @@ use crate::zones_catalog::{parse_name, text};
 use crate::{ApiError, AppState, previews_catalog, rfc3339, teams, usage};
 
 /// The body of `POST /apps`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewApp {
     name: String,
@@ -39,7 +39,7 @@ pub(crate) struct NewApp {
 }
 
 /// The answer to `POST /apps`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Registered {
     fqdn: String,
     gate: String,
@@ -52,15 +52,17 @@ pub(crate) struct Registered {
 }
 
 /// The query of `GET /apps`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AppQuery {
+    /// Only this team's apps (non-admins: their own, the default).
     #[serde(default)]
     team: Option<String>,
 }
 
 /// The body of `GET /apps`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct AppList {
     apps: Vec<AppRecord>,
 }
@@ -79,6 +81,7 @@ fn evaluate(risk: &policy::RiskGate, registration: &Registration) -> Gate {
 
 /// `POST /apps` (admin, or an owner or member of the app's team): 201
 /// `{fqdn, gate, findings, status}` (+ `remediation_days`, `review`).
+#[utoipa::path(operation_id = "apps_create", post, path = "/api/v1/apps", tag = "apps", request_body = NewApp, responses((status = 201, description = "registered: live, or pending review", body = Registered), (status = 409, description = "the name is taken")), security(("bearer" = [])))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     who: Principal,
@@ -185,6 +188,7 @@ pub(crate) async fn create(
 
 /// `GET /apps?team=`: every app (of `team`, if given) for the admin; the
 /// caller's team's apps otherwise (asking for another team is 403).
+#[utoipa::path(operation_id = "apps_list", get, path = "/api/v1/apps", tag = "apps", params(AppQuery), responses((status = 200, description = "the apps the caller may read", body = AppList)), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     who: Principal,
@@ -210,6 +214,7 @@ fn readable(store: &zones::Store, who: &Principal, fqdn: &str) -> Result<AppReco
 }
 
 /// `GET /apps/{fqdn}` (admin, or a token of the app's team).
+#[utoipa::path(operation_id = "apps_show", get, path = "/api/v1/apps/{fqdn}", tag = "apps", params(("fqdn" = String, Path, description = "the app's stable name, e.g. timesheet.hr.prod.apps.company.com")), responses((status = 200, description = "the app", body = AppRecord)), security(("bearer" = [])))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     who: Principal,
@@ -222,6 +227,7 @@ pub(crate) async fn show(
 /// `DELETE /apps/{fqdn}` (admin, or an owner or member of the app's team):
 /// removes a live app's records and marks it decommissioned in one
 /// transaction (a pending review is withdrawn). 200 with the entry.
+#[utoipa::path(operation_id = "apps_remove", delete, path = "/api/v1/apps/{fqdn}", tag = "apps", params(("fqdn" = String, Path, description = "the app's stable name, e.g. timesheet.hr.prod.apps.company.com")), responses((status = 200, description = "decommissioned: records and previews removed", body = AppRecord), (status = 409, description = "not live or pending")), security(("bearer" = [])))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     who: Principal,

@@ -17,7 +17,7 @@ const MAX_LIMIT: usize = 1000;
 const DEFAULT_LIMIT: usize = 100;
 
 /// The query of `GET /audit`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
@@ -41,10 +41,8 @@ pub(crate) struct AuditList {
 }
 
 /// `GET /audit`: the entries the query selects, oldest first.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = AuditList), (status = 400, body = crate::problem::Problem),
-        (status = 401, body = crate::problem::Problem), (status = 403, body = crate::problem::Problem)),
-    security(("bearer" = [])))]
+#[utoipa::path(operation_id = "audit_list", get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, description = "the entries, oldest first", body = AuditList)), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     who: Principal,

@@ -53,7 +53,10 @@ async fn every_change_is_audited_with_who_what_why_and_serials() {
 
     let all = audit(&f, &f.admin, "").await;
     // The first start's admin token (with team platform), then hr's and ops's team and owner token.
-    assert_eq!(actions(&all), ["token.create", "team.create", "token.create", "team.create", "token.create", "app.register"]);
+    assert_eq!(
+        actions(&all),
+        ["token.create", "team.create", "token.create", "team.create", "token.create", "app.register"]
+    );
     assert_eq!(all[0]["who"], json!({"system": "bootstrap"}));
     let ids: Vec<u64> = all.iter().map(|e| e["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, (1..=6).collect::<Vec<_>>());

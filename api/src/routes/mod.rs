@@ -24,9 +24,14 @@
 //! | `GET /api/v1/reviews`                    | admin                                   |
 //! | `POST /api/v1/reviews/{id}`              | admin                                   |
 //! | `GET /api/v1/audit?team=&since=&after=&limit=` | any token (non-admins: their team's) |
+//! | `GET /api/v1/openapi.json`               | anyone                                  |
+//!
+//! `documented()` registers every route of the OpenAPI document
+//! (`openapi.rs`) with its handler in one place.
 
 mod apps;
 mod audit;
+mod openapi;
 mod previews;
 mod reviews;
 mod rrsets;
@@ -34,10 +39,17 @@ mod teams;
 mod tokens;
 pub(crate) mod zones;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::header;
 use axum::middleware;
-use axum::routing::{delete, get, post};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::{ApiError, AppState, metrics};
 
@@ -45,25 +57,12 @@ use crate::{ApiError, AppState, metrics};
 /// included, is counted for `/metrics` by method, route pattern and status.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.body_limit;
-    let v1 = Router::new()
-        .route("/teams", post(teams::create).get(teams::list))
-        .route("/teams/{team}", get(teams::show))
-        .route("/teams/{team}/tokens", post(tokens::create))
-        .route("/teams/{team}/tokens/{id}", delete(tokens::revoke))
-        .route("/zones", get(zones::list).post(zones::create))
-        .route("/zones/{zone}", get(zones::show).delete(zones::remove))
-        .route("/zones/{zone}/rrsets", get(rrsets::list).patch(rrsets::patch))
-        .route("/apps", post(apps::create).get(apps::list))
-        .route("/apps/{fqdn}", get(apps::show).delete(apps::remove))
-        .route("/apps/{fqdn}/previews", post(previews::create))
-        .route("/apps/{fqdn}/previews/{pr}", delete(previews::remove))
-        .route("/reviews", get(reviews::list))
-        .route("/reviews/{id}", post(reviews::decide))
-        .route("/audit", get(audit::list));
-    Router::new()
-        .route("/healthz", get(healthz))
+    let (routes, mut doc) = documented().split_for_parts();
+    openapi::Conventions.modify(&mut doc);
+    let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    routes
         .route("/metrics", get(metrics::scrape))
-        .nest("/api/v1", v1)
+        .route("/api/v1/openapi.json", get(move || openapi_json(doc.clone())))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -71,6 +70,34 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The routes described in the OpenAPI document, with their handlers; the
+/// paths are those of the handlers' `#[utoipa::path]` attributes.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(teams::create, teams::list))
+        .routes(routes!(teams::show))
+        .routes(routes!(tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(zones::list, zones::create))
+        .routes(routes!(zones::show, zones::remove))
+        .routes(routes!(rrsets::list, rrsets::patch))
+        .routes(routes!(apps::create, apps::list))
+        .routes(routes!(apps::show, apps::remove))
+        .routes(routes!(previews::create))
+        .routes(routes!(previews::remove))
+        .routes(routes!(reviews::list))
+        .routes(routes!(reviews::decide))
+        .routes(routes!(audit::list))
+}
+
+/// `GET /api/v1/openapi.json`: the document, rendered once at start.
+async fn openapi_json(doc: Arc<String>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned())
+}
+
+/// `GET /healthz`: `ok` while the server runs.
+#[utoipa::path(operation_id = "server_healthz", get, path = "/healthz", tag = "operations", responses((status = 200, description = "ok", body = String)))]
 async fn healthz() -> &'static str {
     "ok"
 }

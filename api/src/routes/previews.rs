@@ -24,7 +24,7 @@ use crate::zones_catalog::{parse_name, text};
 use crate::{ApiError, AppState, rfc3339, teams, usage};
 
 /// The body of `POST /apps/{fqdn}/previews`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewPreview {
     pr: u32,
@@ -34,13 +34,14 @@ pub(crate) struct NewPreview {
 }
 
 /// The answer to `POST /apps/{fqdn}/previews`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Created {
     fqdn: String,
     expires_at: String,
 }
 
 /// `POST /apps/{fqdn}/previews` `{pr, target, ttl_seconds?}`: 201 `{fqdn, expires_at}`.
+#[utoipa::path(operation_id = "previews_create", post, path = "/api/v1/apps/{fqdn}/previews", tag = "previews", params(("fqdn" = String, Path, description = "the app's stable name, e.g. timesheet.hr.prod.apps.company.com")), request_body = NewPreview, responses((status = 201, description = "the preview, live until it expires", body = Created)), security(("bearer" = [])))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     who: Principal,
@@ -115,6 +116,7 @@ fn pr_number(text: &str) -> Result<u32, ApiError> {
 
 /// `DELETE /apps/{fqdn}/previews/{pr}`: removes the preview's records and
 /// entry in one transaction. 204.
+#[utoipa::path(operation_id = "previews_remove", delete, path = "/api/v1/apps/{fqdn}/previews/{pr}", tag = "previews", params(("fqdn" = String, Path, description = "the app's stable name, e.g. timesheet.hr.prod.apps.company.com"), ("pr" = String, Path, description = "the pull request number: 42 or pr-42")), responses((status = 204, description = "removed")), security(("bearer" = [])))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     who: Principal,

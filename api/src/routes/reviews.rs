@@ -15,7 +15,7 @@ use crate::extract::{Json, Path};
 use crate::{ApiError, AppState, rfc3339, teams, usage};
 
 /// A reviewer's decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Decision {
     /// Publish the app.
@@ -25,7 +25,7 @@ pub(crate) enum Decision {
 }
 
 /// The body of `POST /reviews/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DecisionBody {
     decision: Decision,
@@ -34,7 +34,7 @@ pub(crate) struct DecisionBody {
 }
 
 /// The body of `GET /reviews`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ReviewList {
     reviews: Vec<ReviewRecord>,
 }
@@ -66,6 +66,7 @@ fn check_publishable(
 }
 
 /// `GET /reviews` (admin): every review, oldest first.
+#[utoipa::path(operation_id = "reviews_list", get, path = "/api/v1/reviews", tag = "reviews", responses((status = 200, description = "every review, oldest first", body = ReviewList)), security(("bearer" = [])))]
 pub(crate) async fn list(State(state): State<AppState>, who: Principal) -> Result<axum::Json<ReviewList>, ApiError> {
     check_admin(&who, &state.config.policy)?;
     let mut reviews = state.read(|store, _| apps_catalog::reviews(store)).await?;
@@ -75,6 +76,7 @@ pub(crate) async fn list(State(state): State<AppState>, who: Principal) -> Resul
 
 /// `POST /reviews/{id}` `{decision, comment}` (admin): 200 with the decided
 /// review; 409 if it is decided already.
+#[utoipa::path(operation_id = "reviews_decide", post, path = "/api/v1/reviews/{id}", tag = "reviews", params(("id" = String, Path, description = "the review's id")), request_body = DecisionBody, responses((status = 200, description = "the decided review", body = ReviewRecord), (status = 409, description = "decided already")), security(("bearer" = [])))]
 pub(crate) async fn decide(
     State(state): State<AppState>,
     who: Principal,

@@ -18,6 +18,7 @@ use crate::{ApiError, AppState, PLATFORM_TEAM, teams, usage};
 
 /// `GET /zones/{zone}/rrsets`: every RRset of the zone, by name and type (a
 /// delegated zone for the admin and its team; a platform zone for any token).
+#[utoipa::path(operation_id = "rrsets_list", get, path = "/api/v1/zones/{zone}/rrsets", tag = "zones", params(("zone" = String, Path, description = "the zone's apex, e.g. apps.company.com")), responses((status = 200, description = "every RRset of the zone", body = RRsets<RRsetView>)), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     who: Principal,
@@ -46,6 +47,7 @@ fn readable_zone(store: &Store, who: &Principal, apex: &Name) -> Result<std::syn
 /// `PATCH /zones/{zone}/rrsets` `{"rrsets": [{name, type, ttl, changetype,
 /// records: [{content}]}]}`: every name authorized, content parsed per type,
 /// the records quota checked, then one change set; 204, or nothing applied.
+#[utoipa::path(operation_id = "rrsets_patch", patch, path = "/api/v1/zones/{zone}/rrsets", tag = "zones", params(("zone" = String, Path, description = "the zone's apex, e.g. apps.company.com")), request_body = RRsets<RRsetPatch>, responses((status = 204, description = "applied as one change set")), security(("bearer" = [])))]
 pub(crate) async fn patch(
     State(state): State<AppState>,
     who: Principal,

@@ -11,13 +11,14 @@ use crate::teams::{self, NewTeam, TeamRecord};
 use crate::{ApiError, AppState};
 
 /// The body of `GET /teams`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct TeamList {
     teams: Vec<TeamRecord>,
 }
 
 /// `POST /teams` `{name, region?, quotas?}` (admin): 201 with the team, 409
 /// if it exists, 400 if the scheme refuses the name.
+#[utoipa::path(operation_id = "teams_create", post, path = "/api/v1/teams", tag = "teams", request_body = crate::teams::NewTeam, responses((status = 201, description = "the team", body = crate::teams::TeamRecord), (status = 409, description = "the team exists")), security(("bearer" = [])))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     who: Principal,
@@ -35,6 +36,7 @@ pub(crate) async fn create(
 }
 
 /// `GET /teams`: every team for the admin, the caller's own team otherwise.
+#[utoipa::path(operation_id = "teams_list", get, path = "/api/v1/teams", tag = "teams", responses((status = 200, description = "every team (non-admins: their own)", body = TeamList)), security(("bearer" = [])))]
 pub(crate) async fn list(State(state): State<AppState>, who: Principal) -> Result<axum::Json<TeamList>, ApiError> {
     let teams = state
         .read(move |store, _| match who.is_admin() {
@@ -47,6 +49,7 @@ pub(crate) async fn list(State(state): State<AppState>, who: Principal) -> Resul
 
 /// `GET /teams/{team}`: the admin or a token of that team; 403 for others
 /// (whether or not the team exists), 404 if it does not exist.
+#[utoipa::path(operation_id = "teams_show", get, path = "/api/v1/teams/{team}", tag = "teams", params(("team" = String, Path, description = "the team's name")), responses((status = 200, description = "the team", body = crate::teams::TeamRecord)), security(("bearer" = [])))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     who: Principal,

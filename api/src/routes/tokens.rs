@@ -10,7 +10,7 @@ use crate::extract::{Json, Path};
 use crate::{ApiError, AppState, Issued, Role, tokens};
 
 /// The body of `POST /teams/{team}/tokens`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewToken {
     role: Role,
@@ -20,6 +20,7 @@ pub(crate) struct NewToken {
 
 /// `POST /teams/{team}/tokens` (admin, or an owner of the team; owners may
 /// not mint admin tokens): 201 `{id, token}`, the only time the token is shown.
+#[utoipa::path(operation_id = "tokens_create", post, path = "/api/v1/teams/{team}/tokens", tag = "tokens", params(("team" = String, Path, description = "the team's name")), request_body = NewToken, responses((status = 201, description = "the token, shown only now", body = crate::Issued)), security(("bearer" = [])))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     who: Principal,
@@ -40,6 +41,7 @@ pub(crate) async fn create(
 }
 
 /// `DELETE /teams/{team}/tokens/{id}` (admin, or an owner of the team): 204.
+#[utoipa::path(operation_id = "tokens_revoke", delete, path = "/api/v1/teams/{team}/tokens/{id}", tag = "tokens", params(("team" = String, Path, description = "the team's name"), ("id" = String, Path, description = "the token's id")), responses((status = 204, description = "revoked")), security(("bearer" = [])))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     who: Principal,

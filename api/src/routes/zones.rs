@@ -20,7 +20,7 @@ use crate::zones_catalog::{self, NameserverSpec, ZoneKind, ZoneRecord, parse_nam
 use crate::{ApiError, AppState, PLATFORM_TEAM, rfc3339, teams, usage};
 
 /// The body of `POST /zones`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewZone {
     name: String,
@@ -31,7 +31,7 @@ pub(crate) struct NewZone {
 }
 
 /// A zone as `GET` returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ZoneView {
     name: String,
     team: String,
@@ -47,7 +47,7 @@ pub(crate) struct ZoneView {
 }
 
 /// The body of `GET /zones`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ZoneList {
     zones: Vec<ZoneView>,
 }
@@ -91,6 +91,7 @@ fn platform_view(zone: &Zone) -> ZoneView {
 
 /// `GET /zones`: every zone for the admin; the caller's team's delegated
 /// zones otherwise.
+#[utoipa::path(operation_id = "zones_list", get, path = "/api/v1/zones", tag = "zones", responses((status = 200, description = "the delegated zones the caller may read", body = ZoneList)), security(("bearer" = [])))]
 pub(crate) async fn list(State(state): State<AppState>, who: Principal) -> Result<axum::Json<ZoneList>, ApiError> {
     let zones = state
         .read(move |store, _| {
@@ -112,6 +113,7 @@ pub(crate) async fn list(State(state): State<AppState>, who: Principal) -> Resul
 
 /// `GET /zones/{zone}`: a delegated zone for the admin and its team; a
 /// platform zone for any token.
+#[utoipa::path(operation_id = "zones_show", get, path = "/api/v1/zones/{zone}", tag = "zones", params(("zone" = String, Path, description = "the zone's apex, e.g. apps.company.com")), responses((status = 200, description = "the zone with its serial", body = ZoneView)), security(("bearer" = [])))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     who: Principal,
@@ -146,6 +148,7 @@ pub(crate) fn check_read(who: &Principal, record: &ZoneRecord) -> Result<(), Api
 
 /// `POST /zones` `{name, team, kind, nameservers?}` (admin, or the owner of
 /// the team whose zone it is): 201 with the zone.
+#[utoipa::path(operation_id = "zones_create", post, path = "/api/v1/zones", tag = "zones", request_body = NewZone, responses((status = 201, description = "the zone, delegated", body = ZoneView), (status = 409, description = "delegated already, or names below it hold records")), security(("bearer" = [])))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     who: Principal,
@@ -314,6 +317,7 @@ fn external_cut(apex: &Name, specs: &[NameserverSpec], ttl: u32) -> Result<Vec<O
 /// `DELETE /zones/{zone}` (admin, or the owner of the zone's team): removes
 /// the hosted zone or the external delegation, the cut and glue in the
 /// parent, and the catalog entry, at once. 204.
+#[utoipa::path(operation_id = "zones_remove", delete, path = "/api/v1/zones/{zone}", tag = "zones", params(("zone" = String, Path, description = "the zone's apex, e.g. apps.company.com")), responses((status = 204, description = "the delegation and any hosted zone removed")), security(("bearer" = [])))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     who: Principal,
