@@ -4,10 +4,13 @@
 //! - `question`, `cache`, `response`: the fast path's parser, the per-worker
 //!   cache of encoded responses, and the encoder (the one place outcomes
 //!   become RCODEs).
+//! - [`authority`]: what the DNS side asks the rest of the server (TSIG
+//!   keys, transfer rights, the UPDATE write path).
 //! - [`udp`], [`tcp`]: the listeners.
 //! - [`metrics`]: per-worker query counters (relaxed atomics, no locks on the
 //!   answer path) and the registry a scrape sums them from.
 
+pub mod authority;
 mod cache;
 pub mod metrics;
 mod question;
