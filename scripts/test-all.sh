@@ -63,7 +63,7 @@ stop_services() {
 
 install_packages() {
   local -A pkg_of=([knotd]=knot [nsd]=nsd [dig]=dnsutils [kdig]=knot-dnsutils
-    [dnsperf]=dnsperf [python3]=python3)
+    [dnsperf]=dnsperf [python3]=python3 [nsupdate]=dnsutils [knsupdate]=knot-dnsutils)
   local cmd need=()
   for cmd in "${!pkg_of[@]}"; do
     command -v "$cmd" >/dev/null || need+=("${pkg_of[$cmd]}")

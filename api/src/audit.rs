@@ -30,6 +30,9 @@ pub(crate) struct Who {
     /// A part of the server acting on its own: `reaper`, `bootstrap`, `cli`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) system: Option<String>,
+    /// The TSIG key a DNS UPDATE was signed with (its name, never the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tsig_key: Option<String>,
 }
 
 /// The note written with an audited transaction: who, which team's object,
@@ -51,7 +54,15 @@ pub struct Audit {
 impl Audit {
     /// `principal` did `action` on `target`, an object of `team`.
     pub(crate) fn by(principal: &Principal, team: &str, action: &str, target: impl Into<String>) -> Self {
-        let who = Who { token_id: Some(principal.token_id.clone()), team: Some(principal.team.clone()), system: None };
+        let who =
+            Who { token_id: Some(principal.token_id.clone()), team: Some(principal.team.clone()), ..Who::default() };
+        Self::new(who, team, action, target.into())
+    }
+
+    /// A DNS UPDATE signed with `team`'s TSIG key `key` did `action` on
+    /// `target`, an object of `team`.
+    pub(crate) fn by_key(key: &str, team: &str, action: &str, target: impl Into<String>) -> Self {
+        let who = Who { tsig_key: Some(key.to_owned()), team: Some(team.to_owned()), ..Who::default() };
         Self::new(who, team, action, target.into())
     }
 

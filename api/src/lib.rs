@@ -16,13 +16,20 @@
 //!   previews (`routes/previews.rs`) live in the catalog beside their
 //!   records; [`spawn_reaper`] removes expired previews.
 //!
+//! - acme-dns's `/register` and `/update` (`routes/acmedns.rs`, logic in
+//!   `acmedns.rs`) publish dns-01 TXT values under [`AcmeDnsConfig::zone`]
+//!   for cert-manager's and lego's acme-dns clients.
+//!
 //! Every write goes through [`Store::apply`], so it is on disk before the
 //! `2xx` is sent.
 
+mod acmedns;
 mod apps_catalog;
 mod audit;
 mod auth;
+mod catalog_zone;
 mod clock;
+mod dns_writes;
 mod error;
 mod extract;
 mod metrics;
@@ -33,17 +40,21 @@ mod reaper;
 mod routes;
 mod teams;
 pub mod tokens;
+mod tsig_keys;
 mod usage;
 mod zones_catalog;
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use policy::Policy;
 use zones::Store;
 
+pub use acmedns::{AcmeDnsConfig, AcmeDnsConfigError};
 pub use audit::Audit;
 pub use auth::Role;
+pub use catalog_zone::sync_catalog_zone;
 pub use clock::{Clock, SystemClock, parse_rfc3339, rfc3339, rfc3339_ms};
 pub use error::ApiError;
 pub use metrics::{Exposition, METRICS_CONTENT_TYPE, MetricsSource};
@@ -51,6 +62,7 @@ pub use reaper::{REAP_INTERVAL, spawn_reaper};
 pub use routes::app;
 pub use teams::ensure_platform_team;
 pub use tokens::{Issued, ensure_admin_token, issue_token};
+pub use tsig_keys::{ALGORITHMS as TSIG_ALGORITHMS, TsigKeyRecord};
 
 /// The team that holds the platform admin tokens, created on first start.
 pub const PLATFORM_TEAM: &str = "platform";
@@ -62,12 +74,41 @@ pub struct Config {
     pub body_limit: usize,
     /// Every policy decision: naming scheme, ownership, quotas, previews, risk.
     pub policy: Arc<Policy>,
+    /// acme-dns compatibility (`/register`, `/update`).
+    pub acme_dns: AcmeDnsConfig,
+    /// The catalog zone (RFC 9432) that zone creation and deletion keep up
+    /// to date, if any.
+    pub catalog_zone: Option<zones::Name>,
 }
 
 impl Config {
-    /// The default body limit (64 KiB) with `policy`.
+    /// The default body limit (64 KiB) with `policy`, and acme-dns enabled
+    /// at `acme.<platform zone>` without anonymous registration
+    /// ([`AcmeDnsConfig::default_for`], not checked against the policy; see
+    /// [`Config::with_acme_dns`]).
     pub fn new(policy: Policy) -> Self {
-        Self { body_limit: 64 * 1024, policy: Arc::new(policy) }
+        let acme_dns = AcmeDnsConfig::default_for(&policy);
+        Self { body_limit: 64 * 1024, policy: Arc::new(policy), acme_dns, catalog_zone: None }
+    }
+
+    /// The same, keeping the catalog zone at `catalog` (if any) in step with
+    /// zone creations and deletions.
+    pub fn with_catalog_zone(mut self, catalog: Option<zones::Name>) -> Self {
+        self.catalog_zone = catalog;
+        self
+    }
+
+    /// The same with the acme-dns settings: `zone` empty means
+    /// `acme.<platform zone>`; an enabled zone that a team could take is
+    /// refused ([`AcmeDnsConfig::new`]).
+    pub fn with_acme_dns(
+        mut self,
+        enabled: bool,
+        zone: &str,
+        allow_anonymous_register: bool,
+    ) -> Result<Self, AcmeDnsConfigError> {
+        self.acme_dns = AcmeDnsConfig::new(&self.policy, enabled, zone, allow_anonymous_register)?;
+        Ok(self)
     }
 }
 
@@ -155,7 +196,8 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// Serves [`app`] over `listener` until the runtime shuts down.
+/// Serves [`app`] over `listener` until the runtime shuts down, with each
+/// client's address known to the handlers (acme-dns's `allowfrom`).
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).await
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>()).await
 }

@@ -54,7 +54,7 @@ impl Default for SchemeConfig {
             zones: vec![ZoneConfig { apex: "apps.company.com".into(), region: None }],
             envs: strings(&["prod", "staging", "dev", "preview"]),
             preview_env: "preview".into(),
-            reserved: strings(&["ns1", "ns2", "www", "_acme-challenge", "api", "mail"]),
+            reserved: strings(&["ns1", "ns2", "www", "_acme-challenge", "api", "mail", "acme"]),
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct Config {
     /// Naming scheme, quotas, preview lifetimes and the risk policy.
     #[serde(default)]
     pub policy: policy::PolicyConfig,
+    /// acme-dns compatibility (`/register`, `/update`).
+    pub acme_dns: AcmeDns,
 }
 
 /// Logging settings.
@@ -65,6 +67,48 @@ pub struct Dns {
     pub tcp_idle_timeout_secs: u64,
     /// Concurrent TCP connection limit.
     pub tcp_max_connections: usize,
+    /// Journal entries kept per zone (the reach of IXFR).
+    pub journal_limit: u64,
+    /// The catalog zone's apex (RFC 9432); empty: no catalog zone.
+    pub catalog_zone: String,
+    /// The secondaries: NOTIFY goes to each, and each may transfer every zone.
+    #[serde(default)]
+    pub secondaries: Vec<Secondary>,
+    /// TSIG keys of the configuration (secondaries'): they may transfer, not
+    /// update. Teams' keys live in the catalog (the API).
+    #[serde(default)]
+    pub tsig_keys: Vec<TsigKeyConfig>,
+}
+
+/// A TSIG key in the configuration.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsigKeyConfig {
+    /// The key's name, e.g. `knot-secondary`.
+    pub name: String,
+    /// `hmac-sha256` and the like, as BIND and Knot spell them.
+    pub algorithm: String,
+    /// The secret, base64.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for TsigKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TsigKeyConfig")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A secondary server of every zone (and of the catalog zone).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secondary {
+    /// Where NOTIFY goes; transfers are allowed from this IP address.
+    pub address: SocketAddr,
+    /// The TSIG key that must sign its transfer requests (and our NOTIFYs).
+    pub tsig_key: Option<String>,
 }
 
 /// HTTP API listener settings.
@@ -99,6 +143,28 @@ pub struct Nameserver {
     pub name: String,
     /// Addresses published for it.
     pub addresses: Vec<IpAddr>,
+}
+
+/// acme-dns compatibility settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeDns {
+    /// Whether `/register` and `/update` are served.
+    pub enabled: bool,
+    /// The zone the subdomains live under; empty: `acme.<platform zone>`.
+    pub zone: String,
+    /// Whether `/register` works without a bearer token.
+    pub allow_anonymous_register: bool,
+}
+
+impl AcmeDns {
+    /// The zone: as configured, or `acme.<platform>` when empty.
+    pub fn zone_or_default(&self, platform: &str) -> String {
+        match self.zone.as_str() {
+            "" => format!("acme.{}", platform.trim_end_matches('.')),
+            zone => zone.to_owned(),
+        }
+    }
 }
 
 impl Config {
@@ -176,6 +242,10 @@ mod tests {
         assert_eq!(config.http.listen, "127.0.0.1:8080".parse::<SocketAddr>().expect("addr"));
         assert_eq!(config.policy.scheme.zones[0].apex, "apps.company.com");
         assert_eq!(config.policy.scheme.envs, ["prod", "staging", "dev", "preview"]);
+        assert!(config.policy.scheme.reserved.iter().any(|l| l == "acme"), "the acme-dns label is reserved");
+        let acme = &config.acme_dns;
+        assert_eq!((acme.enabled, acme.allow_anonymous_register), (true, false));
+        assert_eq!(acme.zone_or_default(&config.platform.zone), "acme.apps.company.com");
     }
 
     #[test]
@@ -192,6 +262,23 @@ mod tests {
         assert_eq!(config.policy.scheme.zones[0].region.as_deref(), Some("eu"));
         std::fs::write(&path, "[policy.quotas.default]\nrecordz = 3\n").expect("write");
         assert!(Config::load(Some(&path)).is_err(), "unknown policy keys fail");
+    }
+
+    #[test]
+    fn secondaries_journal_limit_and_catalog_zone() {
+        let config = Config::load(None).expect("default config");
+        assert_eq!((config.dns.journal_limit, config.dns.catalog_zone.as_str()), (10_000, "catalog.nameplate.invalid"));
+        assert!(config.dns.secondaries.is_empty(), "no secondary unless configured");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("n.toml");
+        let text = "[[dns.secondaries]]\naddress = \"127.0.0.1:53053\"\ntsig_key = \"k\"\n\n[[dns.secondaries]]\naddress = \"[::1]:53\"\n";
+        std::fs::write(&path, text).expect("write");
+        let config = Config::load(Some(&path)).expect("overlay");
+        assert_eq!(config.dns.secondaries.len(), 2);
+        assert_eq!(config.dns.secondaries[0].tsig_key.as_deref(), Some("k"));
+        assert_eq!(config.dns.secondaries[1].address, "[::1]:53".parse::<SocketAddr>().expect("addr"));
+        std::fs::write(&path, "[[dns.secondaries]]\naddress = \"127.0.0.1:53\"\nkey = \"k\"\n").expect("write");
+        assert!(Config::load(Some(&path)).is_err(), "unknown secondary keys fail");
     }
 
     #[test]

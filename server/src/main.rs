@@ -192,6 +192,9 @@ fn import(config: &Config, file: &PathBuf, origin: Option<&str>) -> Result<()> {
     let entries = audit.commit(&store, tx, SystemTime::now())?;
     let entry = entries.last().context("the import changed no zone")?;
     eprintln!("imported {apex} ({records} records, serial {})", entry.to_serial);
+    if let Some(catalog) = nameplate::serve::catalog_zone(config)? {
+        api::sync_catalog_zone(&store, &catalog, SystemTime::now()).context("synchronizing the catalog zone")?;
+    }
     Ok(())
 }
 

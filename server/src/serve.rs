@@ -17,12 +17,31 @@ pub fn run(config: &Config) -> Result<()> {
     let store = Arc::new(open_store(config)?);
     seed_if_empty(&store, config)?;
     bootstrap_admin(&store, config)?;
+    store.set_journal_limit(config.dns.journal_limit).context("setting the journal limit")?;
+    let secondaries = secondaries(config)?;
     let snapshots: Arc<dyn Snapshots> = store.clone();
+    let authority = Arc::new(crate::authority::NameplateAuthority::new(&config.dns.tsig_keys)?);
+    let updates: Arc<dyn dns::authority::Authority> = authority.clone();
+    let transfers =
+        Arc::new(dns::xfr::Transfers::new(store.clone(), secondaries.clone()).with_authority(updates.clone()));
+    let catalog = catalog_zone(config)?;
+    if let Some(catalog) = &catalog {
+        api::sync_catalog_zone(&store, catalog, SystemTime::now()).context("synchronizing the catalog zone")?;
+    }
     let metrics = Arc::new(Registry::default());
     let workers = config.udp_workers();
     for addr in &config.dns.listen {
-        dns::udp::spawn(*addr, workers, config.dns.reuseport, snapshots.clone(), config.dns.udp_payload, &metrics)
-            .with_context(|| format!("binding UDP {addr}"))?;
+        let updates = Some(updates.clone());
+        dns::udp::spawn(
+            *addr,
+            workers,
+            config.dns.reuseport,
+            snapshots.clone(),
+            config.dns.udp_payload,
+            &metrics,
+            updates,
+        )
+        .with_context(|| format!("binding UDP {addr}"))?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -36,17 +55,27 @@ pub fn run(config: &Config) -> Result<()> {
             max_connections: config.dns.tcp_max_connections,
         };
         for addr in &config.dns.listen {
-            let accept = dns::tcp::bind(*addr, snapshots.clone(), config.dns.udp_payload, limits, metrics.register())
-                .await
-                .with_context(|| format!("binding TCP {addr}"))?;
+            let counters = metrics.register();
+            let xfr = Some(transfers.clone());
+            let updates = Some(updates.clone());
+            let accept =
+                dns::tcp::bind(*addr, snapshots.clone(), config.dns.udp_payload, limits, counters, xfr, updates)
+                    .await
+                    .with_context(|| format!("binding TCP {addr}"))?;
             tokio::spawn(accept);
         }
+        tokio::spawn(dns::notify::run(store.clone(), secondaries.clone(), Some(updates.clone())));
         let http = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .with_context(|| format!("binding HTTP {}", config.http.listen))?;
         let sources: Vec<Arc<dyn api::MetricsSource>> = vec![Arc::new(DnsMetrics(metrics.clone()))];
-        let state =
-            api::AppState::with_metrics(store.clone(), Arc::new(api::SystemClock), api::Config::new(policy), sources);
+        let acme = &config.acme_dns;
+        let api_config = api::Config::new(policy)
+            .with_acme_dns(acme.enabled, &acme.zone_or_default(&config.platform.zone), acme.allow_anonymous_register)
+            .context("invalid [acme_dns]")?
+            .with_catalog_zone(catalog.clone());
+        let state = api::AppState::with_metrics(store.clone(), Arc::new(api::SystemClock), api_config, sources);
+        authority.attach(state.clone());
         api::spawn_reaper(state.clone());
         tokio::spawn(async move {
             if let Err(error) = api::serve(http, state).await {
@@ -118,6 +147,32 @@ pub fn build_policy(config: &Config) -> Result<policy::Policy> {
         }
     };
     policy::Policy::new(&config.policy, gate).context("invalid [policy] configuration")
+}
+
+/// The configured secondaries, their key names parsed.
+fn secondaries(config: &Config) -> Result<Vec<dns::xfr::Secondary>> {
+    let parse = |key: &String| {
+        let mut name = zones::Name::from_ascii(key).with_context(|| format!("dns.secondaries: bad key name {key}"))?;
+        name.set_fqdn(true);
+        anyhow::Ok(name.to_lowercase())
+    };
+    config
+        .dns
+        .secondaries
+        .iter()
+        .map(|s| Ok(dns::xfr::Secondary { address: s.address, tsig_key: s.tsig_key.as_ref().map(parse).transpose()? }))
+        .collect()
+}
+
+/// The catalog zone's apex, unless `dns.catalog_zone` is empty.
+pub fn catalog_zone(config: &Config) -> Result<Option<zones::Name>> {
+    let text = config.dns.catalog_zone.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let mut name = zones::Name::from_ascii(text).with_context(|| format!("dns.catalog_zone: bad name {text}"))?;
+    name.set_fqdn(true);
+    Ok(Some(name.to_lowercase()))
 }
 
 /// Opens the store in the configured data directory.

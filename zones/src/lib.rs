@@ -13,12 +13,14 @@
 //!   atomic, durable write, and an audited transaction leaves an
 //!   [`AuditRecord`] written in the same batch.
 //! - [`zonefile`] imports and exports RFC 1035 master files.
+//! - [`catalog`] computes the catalog zone (RFC 9432) and its changes.
 
 // `Error` names the offending owner and zone (two `Name`s, ~160 bytes); it is
 // returned on the rare path only, so boxing it would buy nothing.
 #![allow(clippy::result_large_err)]
 
 mod audit;
+pub mod catalog;
 mod change;
 mod codec;
 mod error;

@@ -9,6 +9,9 @@
 //! | `GET /api/v1/teams/{team}`               | admin, or a token of that team          |
 //! | `POST /api/v1/teams/{team}/tokens`       | admin, or an owner of that team         |
 //! | `DELETE /api/v1/teams/{team}/tokens/{id}`| admin, or an owner of that team         |
+//! | `POST /api/v1/teams/{team}/tsig-keys`    | admin, or an owner of that team         |
+//! | `GET /api/v1/teams/{team}/tsig-keys`     | admin, or a token of that team          |
+//! | `DELETE /api/v1/teams/{team}/tsig-keys/{name}` | admin, or an owner of that team   |
 //! | `GET /api/v1/zones`                      | any token (non-admins see their team's) |
 //! | `POST /api/v1/zones`                     | admin, or the owner of the zone's team  |
 //! | `GET /api/v1/zones/{zone}`               | admin, its team; platform zones: any    |
@@ -25,10 +28,16 @@
 //! | `POST /api/v1/reviews/{id}`              | admin                                   |
 //! | `GET /api/v1/audit?team=&since=&after=&limit=` | any token (non-admins: their team's) |
 //! | `GET /api/v1/openapi.json`               | anyone                                  |
+//! | `POST /register` (acme-dns)              | admin, owners, members (anonymous if configured) |
+//! | `POST /update` (acme-dns)                | the registration's `X-Api-User`/`X-Api-Key`, from `allowfrom` |
+//!
+//! `/register` and `/update` speak acme-dns's protocol, errors included
+//! (`{"error": "..."}`, see `acmedns.rs`), not problem documents.
 //!
 //! `documented()` registers every route of the OpenAPI document
 //! (`openapi.rs`) with its handler in one place.
 
+mod acmedns;
 mod apps;
 mod audit;
 mod openapi;
@@ -37,6 +46,7 @@ mod reviews;
 mod rrsets;
 mod teams;
 mod tokens;
+mod tsig_keys;
 pub(crate) mod zones;
 
 use std::sync::Arc;
@@ -79,6 +89,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::show))
         .routes(routes!(tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(tsig_keys::create, tsig_keys::list))
+        .routes(routes!(tsig_keys::remove))
         .routes(routes!(zones::list, zones::create))
         .routes(routes!(zones::show, zones::remove))
         .routes(routes!(rrsets::list, rrsets::patch))
@@ -89,6 +101,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(reviews::list))
         .routes(routes!(reviews::decide))
         .routes(routes!(audit::list))
+        .routes(routes!(acmedns::register))
+        .routes(routes!(acmedns::update))
 }
 
 /// `GET /api/v1/openapi.json`: the document, rendered once at start.
@@ -112,6 +126,9 @@ async fn method_not_allowed() -> ApiError {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod acmedns_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
 mod app_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports failure
@@ -119,6 +136,9 @@ mod audit_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports failure
 mod tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod tsig_key_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports failure
 mod zone_tests;

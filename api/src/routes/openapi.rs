@@ -4,8 +4,8 @@
 //! `GET /api/v1/openapi.json`.
 //!
 //! [`Conventions`] adds what every route shares once instead of on each
-//! handler: the bearer security scheme, and a `default` response that is an
-//! RFC 9457 problem document ([`Problem`]).
+//! handler: the bearer security scheme, and on every `/api/v1` operation a
+//! `default` response that is an RFC 9457 problem document ([`Problem`]).
 
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::response::ResponseBuilder;
@@ -28,14 +28,18 @@ use crate::problem::{PROBLEM_JSON, Problem};
         (name = "previews", description = "Short-lived preview names of an app"),
         (name = "reviews", description = "Registrations the risk gate held"),
         (name = "audit", description = "Every change: who, what, when, why"),
+        (name = "acme-dns", description = "acme-dns's /register and /update, for cert-manager's and lego's \
+            acme-dns clients; errors in acme-dns's format"),
         (name = "operations", description = "Health, metrics and this document")
     )
 )]
 pub(super) struct ApiDoc;
 
-/// Adds the bearer scheme and the problem `default` response to every
-/// operation of the finished document (the router adds the operations after
-/// [`ApiDoc`] is built, so this runs on the result).
+/// Adds the bearer scheme, and the problem `default` response to every
+/// operation under `/api/v1` of the finished document (the router adds the
+/// operations after [`ApiDoc`] is built, so this runs on the result). The
+/// routes at the root answer in their own formats (`/healthz` text,
+/// acme-dns's `/register` and `/update` their `{"error"}` JSON).
 pub(super) struct Conventions;
 
 impl Modify for Conventions {
@@ -48,7 +52,8 @@ impl Modify for Conventions {
             .description("An RFC 9457 problem document (urn:nameplate:problem:*)")
             .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(RefOr::Ref(reference("Problem")))).build())
             .build();
-        for item in doc.paths.paths.values_mut() {
+        let management = doc.paths.paths.iter_mut().filter(|(path, _)| path.starts_with("/api/v1/"));
+        for (_, item) in management {
             let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
             for operation in operations.into_iter().flatten() {
                 operation.responses.responses.entry("default".to_owned()).or_insert_with(|| problem.clone().into());
@@ -77,6 +82,9 @@ mod tests {
         ("get", "/api/v1/teams/{team}"),
         ("post", "/api/v1/teams/{team}/tokens"),
         ("delete", "/api/v1/teams/{team}/tokens/{id}"),
+        ("post", "/api/v1/teams/{team}/tsig-keys"),
+        ("get", "/api/v1/teams/{team}/tsig-keys"),
+        ("delete", "/api/v1/teams/{team}/tsig-keys/{name}"),
         ("get", "/api/v1/zones"),
         ("post", "/api/v1/zones"),
         ("get", "/api/v1/zones/{zone}"),
@@ -92,6 +100,8 @@ mod tests {
         ("get", "/api/v1/reviews"),
         ("post", "/api/v1/reviews/{id}"),
         ("get", "/api/v1/audit"),
+        ("post", "/register"),
+        ("post", "/update"),
     ];
 
     #[tokio::test]
@@ -108,7 +118,11 @@ mod tests {
                 documented.push((method.clone(), path.clone()));
                 assert!(operation_ids.insert(operation["operationId"].to_string()), "{method} {path}: id taken");
                 let problem = &operation["responses"]["default"]["content"]["application/problem+json"];
-                assert_eq!(problem["schema"]["$ref"], "#/components/schemas/Problem", "{method} {path}");
+                if path.starts_with("/api/v1/") {
+                    assert_eq!(problem["schema"]["$ref"], "#/components/schemas/Problem", "{method} {path}");
+                } else {
+                    assert!(operation["responses"]["default"].is_null(), "{method} {path}: its own error format");
+                }
                 // The router answers the documented route (not the 404/405 fallbacks).
                 let concrete = path.replace('{', "x").replace('}', "");
                 let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
@@ -128,7 +142,7 @@ mod tests {
         assert_eq!(documented, expected);
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
         let schemas = doc["components"]["schemas"].as_object().unwrap();
-        for name in ["Problem", "NewApp", "AppRecord", "Entry", "RRsetPatch", "NewZone", "TeamRecord"] {
+        for name in ["Problem", "NewApp", "AppRecord", "Entry", "RRsetPatch", "NewZone", "TeamRecord", "Credentials"] {
             assert!(schemas.contains_key(name), "schema {name} missing: {:?}", schemas.keys().collect::<Vec<_>>());
         }
         let target = &schemas["NewApp"]["properties"]["target"];

@@ -15,6 +15,7 @@ use zones::{ChangeSet, Name, Op, RData, RRset, RecordType, Store, Transaction, Z
 
 use crate::audit::Audit;
 use crate::auth::Principal;
+use crate::catalog_zone;
 use crate::extract::{Json, Path};
 use crate::zones_catalog::{self, NameserverSpec, ZoneKind, ZoneRecord, parse_name, text};
 use crate::{ApiError, AppState, PLATFORM_TEAM, rfc3339, teams, usage};
@@ -93,6 +94,7 @@ fn platform_view(zone: &Zone) -> ZoneView {
 /// zones otherwise.
 #[utoipa::path(operation_id = "zones_list", get, path = "/api/v1/zones", tag = "zones", responses((status = 200, description = "the delegated zones the caller may read", body = ZoneList)), security(("bearer" = [])))]
 pub(crate) async fn list(State(state): State<AppState>, who: Principal) -> Result<axum::Json<ZoneList>, ApiError> {
+    let catalog = state.config.catalog_zone.clone();
     let zones = state
         .read(move |store, _| {
             let delegated = zones_catalog::list(store)?;
@@ -100,8 +102,10 @@ pub(crate) async fn list(State(state): State<AppState>, who: Principal) -> Resul
                 delegated.iter().filter(|z| who.may_read(&z.team)).map(|z| view(store, z)).collect();
             if who.is_admin() {
                 let snapshot = store.snapshot();
-                let platform =
-                    snapshot.zones().into_iter().filter(|z| !delegated.iter().any(|d| d.name == text(z.apex())));
+                // The catalog zone is the secondaries' index, not a zone anyone manages.
+                let platform = snapshot.zones().into_iter().filter(|z| {
+                    !delegated.iter().any(|d| d.name == text(z.apex())) && catalog.as_ref() != Some(z.apex())
+                });
                 views.extend(platform.map(|z| platform_view(z)));
             }
             views.sort_by(|a, b| a.name.cmp(&b.name));
@@ -155,6 +159,7 @@ pub(crate) async fn create(
     Json(body): Json<NewZone>,
 ) -> Result<Response, ApiError> {
     let policy = state.config.policy.clone();
+    let catalog = state.config.catalog_zone.clone();
     let by = who.clone();
     let created = state
         .write(move |store, now| {
@@ -236,6 +241,9 @@ pub(crate) async fn create(
                 created_at: rfc3339(now),
             };
             zones_catalog::stage_put(&mut tx, &apex, &record)?;
+            if record.kind == ZoneKind::Hosted {
+                catalog_zone::stage_member(&mut tx, store, catalog.as_ref(), &apex, Some(&record.team))?;
+            }
             let audit = Audit::by(&by, &record.team, "zone.create", &record.name);
             audit.why(serde_json::json!({ "kind": record.kind })).commit(store, tx, now)?;
             Ok(view(store, &record))
@@ -325,6 +333,7 @@ pub(crate) async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let apex = parse_name("zone", &zone)?;
     let policy = state.config.policy.clone();
+    let catalog = state.config.catalog_zone.clone();
     let by = who.clone();
     let name = text(&apex);
     state
@@ -343,6 +352,7 @@ pub(crate) async fn remove(
             let mut tx = Transaction::new();
             if record.kind == ZoneKind::Hosted && snapshot.get(&apex).is_some() {
                 tx.delete_zone(&apex);
+                catalog_zone::stage_member(&mut tx, store, catalog.as_ref(), &apex, None)?;
             }
             if let Some(parent_zone) = snapshot.get(&parent) {
                 let mut cut = ChangeSet::new(&parent, by.author(), "api: remove delegation");

@@ -27,6 +27,64 @@ pub enum Algorithm {
     HmacSha512,
 }
 
+impl Algorithm {
+    /// Every algorithm, in the order of [`Algorithm::short_name`]'s table.
+    pub const ALL: [Algorithm; 6] = [
+        Algorithm::HmacMd5,
+        Algorithm::HmacSha1,
+        Algorithm::HmacSha224,
+        Algorithm::HmacSha256,
+        Algorithm::HmacSha384,
+        Algorithm::HmacSha512,
+    ];
+
+    /// The algorithm's name in a TSIG RR, absolute and lowercase.
+    pub fn dns_name(self) -> &'static str {
+        match self {
+            Algorithm::HmacMd5 => "hmac-md5.sig-alg.reg.int.",
+            Algorithm::HmacSha1 => "hmac-sha1.",
+            Algorithm::HmacSha224 => "hmac-sha224.",
+            Algorithm::HmacSha256 => "hmac-sha256.",
+            Algorithm::HmacSha384 => "hmac-sha384.",
+            Algorithm::HmacSha512 => "hmac-sha512.",
+        }
+    }
+
+    /// The name as BIND and Knot spell it in key files and on the command
+    /// line (`hmac-sha256`).
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Algorithm::HmacMd5 => "hmac-md5",
+            Algorithm::HmacSha1 => "hmac-sha1",
+            Algorithm::HmacSha224 => "hmac-sha224",
+            Algorithm::HmacSha256 => "hmac-sha256",
+            Algorithm::HmacSha384 => "hmac-sha384",
+            Algorithm::HmacSha512 => "hmac-sha512",
+        }
+    }
+
+    /// The algorithm named `name`, short (`hmac-sha256`) or as in a TSIG RR
+    /// (`hmac-sha256.`, `hmac-md5.sig-alg.reg.int.`), in any case.
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        let name = name.to_ascii_lowercase();
+        let name = name.trim_end_matches('.');
+        let name = name.strip_suffix(".sig-alg.reg.int").unwrap_or(name);
+        Algorithm::ALL.into_iter().find(|a| a.short_name() == name)
+    }
+
+    /// The length of the HMAC's output in bytes.
+    pub fn output_len(self) -> usize {
+        match self {
+            Algorithm::HmacMd5 => 16,
+            Algorithm::HmacSha1 => 20,
+            Algorithm::HmacSha224 => 28,
+            Algorithm::HmacSha256 => 32,
+            Algorithm::HmacSha384 => 48,
+            Algorithm::HmacSha512 => 64,
+        }
+    }
+}
+
 /// A TSIG key: its name, algorithm and secret, and whose it is.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TsigKey {

@@ -7,17 +7,23 @@
 //! - [`authority`]: what the DNS side asks the rest of the server (TSIG
 //!   keys, transfer rights, the UPDATE write path).
 //! - [`udp`], [`tcp`]: the listeners.
+//! - [`xfr`]: zone transfers out (AXFR, IXFR), the second entry point,
+//!   called by the TCP listener; [`notify`]: NOTIFY out to the secondaries.
 //! - [`metrics`]: per-worker query counters (relaxed atomics, no locks on the
 //!   answer path) and the registry a scrape sums them from.
 
 pub mod authority;
 mod cache;
 pub mod metrics;
+pub mod notify;
 mod question;
 mod responder;
 mod response;
 pub mod tcp;
+pub mod tsig;
 pub mod udp;
+mod update;
+pub mod xfr;
 
 pub use responder::{Responder, Snapshots, Transport};
 

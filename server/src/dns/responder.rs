@@ -13,10 +13,12 @@ use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
 use zones::{Answer, Outcome, ZoneSet};
 
+use super::authority::{Authority, Refusal};
 use super::cache::{ResponseCache, patch};
 use super::metrics::{BADVERS, Counters};
 use super::question::{HEADER_LEN, Question};
 use super::response::{Echo, encode_answer, encode_error};
+use super::{tsig, update};
 
 /// The largest response over UDP to a query without EDNS0 (RFC 1035 §4.2.1).
 const CLASSIC_UDP_LIMIT: usize = 512;
@@ -59,6 +61,7 @@ pub struct Responder {
     cache: ResponseCache,
     payload: u16,
     counters: Arc<Counters>,
+    authority: Option<Arc<dyn Authority>>,
 }
 
 /// What the slow path answered, for the counters.
@@ -78,6 +81,7 @@ impl Responder {
             cache: ResponseCache::with_default_capacity(),
             payload: udp_payload.max(512),
             counters: Counters::unregistered(),
+            authority: None,
         }
     }
 
@@ -90,6 +94,13 @@ impl Responder {
     /// [`super::metrics::Registry::register`]).
     pub fn counting(self, counters: Arc<Counters>) -> Self {
         Self { counters, ..self }
+    }
+
+    /// The same, taking dynamic UPDATE (TSIG-signed, RFC 2136) to
+    /// `authority`; without one, UPDATE gets NOTIMP. An UPDATE blocks until
+    /// its change is durable.
+    pub fn with_authority(self, authority: Arc<dyn Authority>) -> Self {
+        Self { authority: Some(authority), ..self }
     }
 
     /// Answers `packet` into `out`. Returns `false` when nothing must be sent
@@ -169,6 +180,10 @@ impl Responder {
             query: None,
             edns_do: None,
         };
+        if let Some(authority) = self.authority.as_ref().filter(|_| echo.op_code == OpCode::Update) {
+            *out = self.update(zones, packet, echo, authority.as_ref());
+            return Some(Answered { qtype: u16::from(RecordType::SOA), badvers: false });
+        }
         let message = match Message::from_vec(packet) {
             Ok(message) => message,
             Err(_) => {
@@ -205,6 +220,73 @@ impl Responder {
             },
         };
         (encode_error(&echo, rcode, self.payload), rcode)
+    }
+
+    /// Answers an UPDATE: TSIG first (unsigned, or a key without a team:
+    /// REFUSED; a bad signature: the TSIG error response), then the
+    /// prerequisites and the plan (`update.rs`), then the authority's
+    /// durable write; the response is signed with the request's key.
+    fn update(&self, zones: &ZoneSet, packet: &[u8], mut echo: Echo, authority: &dyn Authority) -> Vec<u8> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let Ok(record) = tsig::find(packet) else {
+            return encode_error(&echo, ResponseCode::FormErr, self.payload);
+        };
+        let body = match &record {
+            Some(record) => tsig::unsigned_message(packet, record),
+            None => Some(packet.to_vec()),
+        };
+        let Some(message) = body.and_then(|body| Message::from_vec(&body).ok()) else {
+            return encode_error(&echo, ResponseCode::FormErr, self.payload);
+        };
+        echo.edns_do = message.edns.as_ref().map(|e| e.flags().dnssec_ok);
+        if let [zone] = message.queries.as_slice() {
+            echo.query = Some(zone.clone());
+        }
+        let Some(record) = record else {
+            return encode_error(&echo, ResponseCode::Refused, self.payload);
+        };
+        let key = authority.tsig_key(&record.key_name.to_lowercase());
+        let mut signer = match tsig::verify(packet, record, key, now) {
+            Ok(signer) => signer,
+            Err(failure) => {
+                tracing::info!(error = failure.code(), "update with a bad TSIG");
+                let mut out = encode_error(&echo, ResponseCode::NoError, self.payload);
+                failure.respond(&mut out, now);
+                return out;
+            }
+        };
+        let rcode = self.apply_update(zones, &message, authority, signer.key());
+        let mut out = encode_error(&echo, rcode, self.payload);
+        signer.sign_next(&mut out);
+        out
+    }
+
+    /// The RCODE of a verified UPDATE signed with `key`, after applying it.
+    fn apply_update(
+        &self,
+        zones: &ZoneSet,
+        message: &Message,
+        authority: &dyn Authority,
+        key: &super::authority::TsigKey,
+    ) -> ResponseCode {
+        if key.team.is_none() {
+            return ResponseCode::Refused; // configured keys transfer; they do not write
+        }
+        let change = match update::plan(zones, message, &format!("tsig:{}", key.name.to_ascii())) {
+            Ok(change) => change,
+            Err(rcode) => return rcode,
+        };
+        match authority.update(key, change) {
+            Ok(()) => ResponseCode::NoError,
+            Err(Refusal::Refused(reason) | Refusal::Invalid(reason)) => {
+                tracing::info!(key = %key.name, %reason, "update refused");
+                ResponseCode::Refused
+            }
+            Err(Refusal::Failed(reason)) => {
+                tracing::error!(key = %key.name, %reason, "update failed");
+                ResponseCode::ServFail
+            }
+        }
     }
 
     /// Answers a well-formed question found by the slow path.

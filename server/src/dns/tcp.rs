@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
+use super::authority::Authority;
 use super::metrics::Counters;
+use super::xfr::{self, Transfers};
 use super::{Responder, Snapshots, Transport};
 
 /// How TCP connections are bounded.
@@ -26,16 +29,19 @@ pub struct Limits {
 
 /// Binds `addr` now and returns the accept loop to run. Its connections
 /// share the one counter block `counters` (from
-/// [`super::metrics::Registry::register`]).
+/// [`super::metrics::Registry::register`]). Without `transfers`, AXFR and
+/// IXFR go to the responder (which refuses them).
 pub async fn bind(
     addr: SocketAddr,
     snapshots: Arc<dyn Snapshots>,
     udp_payload: u16,
     limits: Limits,
     counters: Arc<Counters>,
+    transfers: Option<Arc<Transfers>>,
+    authority: Option<Arc<dyn Authority>>,
 ) -> io::Result<impl Future<Output = ()>> {
     let listener = TcpListener::bind(addr).await?;
-    Ok(accept_loop(listener, snapshots, udp_payload, limits, counters))
+    Ok(accept_loop(listener, snapshots, udp_payload, limits, counters, transfers, authority))
 }
 
 async fn accept_loop(
@@ -44,6 +50,8 @@ async fn accept_loop(
     udp_payload: u16,
     limits: Limits,
     counters: Arc<Counters>,
+    transfers: Option<Arc<Transfers>>,
+    authority: Option<Arc<dyn Authority>>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
@@ -60,8 +68,13 @@ async fn accept_loop(
             continue; // dropping the stream closes it
         };
         let responder = Responder::uncached(snapshots.clone(), udp_payload).counting(counters.clone());
+        let responder = match &authority {
+            Some(authority) => responder.with_authority(authority.clone()),
+            None => responder,
+        };
+        let connection = Connection { peer, transfers: transfers.clone(), counters: counters.clone() };
         tokio::spawn(async move {
-            if let Err(error) = serve(stream, responder, limits.idle_timeout).await {
+            if let Err(error) = serve(stream, responder, connection, limits.idle_timeout).await {
                 tracing::debug!(%error, %peer, "tcp connection ended");
             }
             drop(slot);
@@ -69,8 +82,15 @@ async fn accept_loop(
     }
 }
 
+/// What a connection needs beside its responder.
+struct Connection {
+    peer: SocketAddr,
+    transfers: Option<Arc<Transfers>>,
+    counters: Arc<Counters>,
+}
+
 /// Answers every message on one connection until EOF, an error or idleness.
-async fn serve(stream: TcpStream, mut responder: Responder, idle: Duration) -> io::Result<()> {
+async fn serve(stream: TcpStream, mut responder: Responder, connection: Connection, idle: Duration) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let (reader, writer) = stream.into_split();
     let (mut reader, mut writer) = (BufReader::new(reader), BufWriter::new(writer));
@@ -85,7 +105,18 @@ async fn serve(stream: TcpStream, mut responder: Responder, idle: Duration) -> i
         };
         packet.resize(len, 0);
         timeout(idle, reader.read_exact(&mut packet)).await.map_err(|_| io::ErrorKind::TimedOut)??;
-        if responder.answer(&packet, Transport::Tcp, &mut out) {
+        if let Some(transfers) = connection.transfers.as_ref().filter(|_| xfr::is_transfer(&packet)) {
+            transfer(transfers, &packet, &connection, &mut writer).await?;
+            continue;
+        }
+        // An UPDATE blocks until its change is durable (a sled flush): off
+        // the async workers, still in order with the queries around it.
+        let multi_thread = || tokio::runtime::Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread;
+        let answered = match is_update(&packet) && multi_thread() {
+            true => tokio::task::block_in_place(|| responder.answer(&packet, Transport::Tcp, &mut out)),
+            false => responder.answer(&packet, Transport::Tcp, &mut out),
+        };
+        if answered {
             let len = u16::try_from(out.len()).map_err(|_| io::ErrorKind::InvalidData)?;
             writer.write_u16(len).await?;
             writer.write_all(&out).await?;
@@ -94,4 +125,38 @@ async fn serve(stream: TcpStream, mut responder: Responder, idle: Duration) -> i
             writer.flush().await?; // pipelined queries already read are answered in one write
         }
     }
+}
+
+/// Sends the whole response to the transfer query `packet`, message by
+/// message, and counts it once.
+async fn transfer<W: AsyncWriteExt + Unpin>(
+    transfers: &Transfers,
+    packet: &[u8],
+    connection: &Connection,
+    writer: &mut W,
+) -> io::Result<()> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut outgoing = transfers.start(packet, connection.peer.ip(), now);
+    let qtype = question_type(packet).unwrap_or(0);
+    connection.counters.answered(Transport::Tcp, qtype, u16::from(outgoing.rcode()));
+    while let Some(message) = outgoing.next_message() {
+        let len = u16::try_from(message.len()).map_err(|_| io::ErrorKind::InvalidData)?;
+        writer.write_u16(len).await?;
+        writer.write_all(&message).await?;
+    }
+    writer.flush().await
+}
+
+/// The QTYPE of a transfer query (already checked by [`xfr::is_transfer`]).
+fn question_type(packet: &[u8]) -> Option<u16> {
+    let mut at = 12;
+    while let Some(&len) = packet.get(at).filter(|&&len| len != 0) {
+        at += 1 + usize::from(len);
+    }
+    packet.get(at + 1..at + 3).map(|b| u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// Whether `packet` is a request with opcode UPDATE (5).
+fn is_update(packet: &[u8]) -> bool {
+    packet.get(2).is_some_and(|flags| flags & 0x80 == 0 && (flags >> 3) & 0x0f == 5)
 }

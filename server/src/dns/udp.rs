@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::authority::Authority;
 use super::metrics::Registry;
 use super::{Responder, Snapshots, Transport};
 
@@ -25,7 +26,8 @@ use super::{Responder, Snapshots, Transport};
 const MAX_DATAGRAM: usize = 65_535;
 
 /// Binds `addr` and starts `workers` answering threads on it, each counting
-/// into its own block of `metrics`.
+/// into its own block of `metrics`, with UPDATE going to `authority` (an
+/// UPDATE blocks its worker until the change is durable).
 pub fn spawn(
     addr: SocketAddr,
     workers: usize,
@@ -33,6 +35,7 @@ pub fn spawn(
     snapshots: Arc<dyn Snapshots>,
     udp_payload: u16,
     metrics: &Registry,
+    authority: Option<Arc<dyn Authority>>,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let shared = if reuseport { None } else { Some(bind(addr)?) };
     let socket = |_| match &shared {
@@ -45,6 +48,10 @@ pub fn spawn(
         .enumerate()
         .map(|(i, socket)| {
             let responder = Responder::new(snapshots.clone(), udp_payload).counting(metrics.register());
+            let responder = match &authority {
+                Some(authority) => responder.with_authority(authority.clone()),
+                None => responder,
+            };
             std::thread::Builder::new().name(format!("dns-udp-{i}")).spawn(move || serve(socket, responder))
         })
         .collect()

@@ -1,0 +1,251 @@
+//! Knot DNS as a real secondary of nameplate: a catalog zone consumer (RFC
+//! 9432) configured once, fed by NOTIFY + AXFR/IXFR signed with TSIG
+//! (hmac-sha256); and `kdig AXFR` of a 100k-record zone.
+//!
+//! Every wait polls with a deadline; nothing asserts how fast it went.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nameplate_tests::api::{Api, admin_token};
+use nameplate_tests::tools::{ZoneRrsets, diff_zones, kdig, parse_zone};
+use nameplate_tests::{Server, free_port, zone_import};
+use serde_json::json;
+
+/// How long Knot gets to pick up a change (it takes milliseconds).
+const DEADLINE: Duration = Duration::from_secs(10);
+const PLATFORM: &str = "apps.company.com";
+const CATALOG: &str = "catalog.nameplate.invalid";
+const KEY: &str = "knot-secondary";
+/// The TSIG secret both sides share (32 bytes, base64).
+const SECRET: &str = "c2VjcmV0LXNoYXJlZC1ieS1rbm90LWFuZC1uYW1lcGw=";
+
+/// nameplate's config overlay: Knot at `knot` as the secondary, with its key.
+fn nameplate_config(dir: &Path, knot: SocketAddr, key: Option<&str>) -> PathBuf {
+    let mut text = format!("[[dns.secondaries]]\naddress = \"{knot}\"\n");
+    if let Some(key) = key {
+        writeln!(text, "tsig_key = \"{key}\"\n\n[[dns.tsig_keys]]\nname = \"{key}\"").expect("test");
+        writeln!(text, "algorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"").expect("test");
+    }
+    let path = dir.join("nameplate.toml");
+    fs::write(&path, text).expect("write nameplate config");
+    path
+}
+
+/// Knot's configuration: a consumer of nameplate's catalog zone, every
+/// member zone transferred from nameplate with the shared key. This is the
+/// snippet the README shows.
+fn knot_config(dir: &Path, listen: SocketAddr, primary: SocketAddr) -> String {
+    let dir = dir.display();
+    let (ip, port) = (listen.ip(), listen.port());
+    let (pip, pport) = (primary.ip(), primary.port());
+    format!(
+        r#"server:
+    rundir: "{dir}"
+    listen: {ip}@{port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "{dir}"
+log:
+  - target: stderr
+    any: info
+key:
+  - id: {KEY}
+    algorithm: hmac-sha256
+    secret: {SECRET}
+remote:
+  - id: nameplate
+    address: {pip}@{pport}
+    key: {KEY}
+acl:
+  - id: nameplate-notify
+    address: {pip}
+    key: {KEY}
+    action: notify
+template:
+  - id: default
+    storage: "{dir}/zones"
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: changes
+  - id: nameplate-member
+    storage: "{dir}/zones"
+    master: nameplate
+    acl: nameplate-notify
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: changes
+zone:
+  - domain: {CATALOG}
+    master: nameplate
+    acl: nameplate-notify
+    catalog-role: interpret
+    catalog-template: nameplate-member
+"#
+    )
+}
+
+/// knotd running on loopback as this user; killed on drop.
+struct Knot {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Knot {
+    fn start(dir: &Path, addr: SocketAddr, primary: SocketAddr) -> Self {
+        fs::create_dir_all(dir.join("zones")).expect("knot dir");
+        let conf = dir.join("knot.conf");
+        fs::write(&conf, knot_config(dir, addr, primary)).expect("write knot.conf");
+        let log = dir.join("knot.log");
+        let out = fs::File::create(&log).expect("knot log");
+        let child = Command::new("knotd")
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("spawn knotd (apt-get install knot)");
+        Self { child, addr, log }
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `kdig +short` of `qname qtype` at `addr`, or "" when it fails.
+fn short(addr: SocketAddr, qname: &str, qtype: &str) -> String {
+    kdig(addr, &[qname, qtype, "+short"]).unwrap_or_default().trim().to_owned()
+}
+
+/// Polls `probe` every 100 ms until it holds or `DEADLINE` passes.
+fn wait_until(what: &str, knot: &Knot, mut probe: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while Instant::now() < deadline {
+        if probe() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what}: not seen within {DEADLINE:?}; knot's log:\n{}", knot.log());
+}
+
+#[test]
+fn knot_follows_the_catalog_zone_and_every_api_change_with_tsig() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let knot_addr = SocketAddr::from(([127, 0, 0, 1], free_port().expect("port")));
+    let config = nameplate_config(dir.path(), knot_addr, Some(KEY));
+    let server = Server::start_with_args(&data, "apps.company.com.", &["--config", config.to_str().expect("utf-8")])
+        .expect("start nameplate");
+    let knot = Knot::start(&dir.path().join("knot"), knot_addr, server.addr());
+
+    // Configured with nothing but the catalog zone, Knot finds the platform zone.
+    let platform_soa = short(server.addr(), PLATFORM, "SOA");
+    assert!(!platform_soa.is_empty());
+    wait_until("the platform zone on Knot", &knot, || short(knot.addr, PLATFORM, "SOA") == platform_soa);
+
+    // Unsigned transfers are refused: the secondary's key is required.
+    let refused = kdig(server.addr(), &[CATALOG, "AXFR"]).unwrap_or_else(|e| e.to_string());
+    assert!(refused.contains("REFUSED"), "{refused}");
+    let signed = kdig(server.addr(), &["-y", &format!("hmac-sha256:{KEY}:{SECRET}"), CATALOG, "AXFR"]).expect("AXFR");
+    assert!(signed.contains(&format!("zones.{CATALOG}.")) && signed.contains("PTR\tapps.company.com."), "{signed}");
+
+    // A hosted team zone created through the API appears on Knot.
+    let api = Api::connect(server.http_addr()).expect("api").with_token(&admin_token(&data).expect("token"));
+    api.post("/api/v1/teams", &json!({"name": "hr"})).expect("team").expect_status(201).expect("201");
+    let zone = json!({"name": "hr.apps.company.com", "team": "hr", "kind": "hosted"});
+    api.post("/api/v1/zones", &zone).expect("zone").expect_status(201).expect("201");
+    let hr_soa = short(server.addr(), "hr.apps.company.com", "SOA");
+    wait_until("hr.apps.company.com on Knot", &knot, || short(knot.addr, "hr.apps.company.com", "SOA") == hr_soa);
+    let catalog = kdig(server.addr(), &["-y", &format!("hmac-sha256:{KEY}:{SECRET}"), CATALOG, "AXFR"]).expect("AXFR");
+    assert!(catalog.contains("TXT\t\"hr\""), "the group property is the team: {catalog}");
+
+    // A record change through the API reaches Knot by NOTIFY and IXFR.
+    let body = json!({"rrsets": [{"name": "www.hr.apps.company.com.", "type": "A", "ttl": 300,
+        "changetype": "REPLACE", "records": [{"content": "192.0.2.10"}]}]});
+    api.patch("/api/v1/zones/hr.apps.company.com/rrsets", &body).expect("patch").expect_status(204).expect("204");
+    wait_until("www.hr on Knot", &knot, || short(knot.addr, "www.hr.apps.company.com", "A") == "192.0.2.10");
+    let log = knot.log();
+    assert!(log.contains("[hr.apps.company.com.] notify, incoming"), "{log}");
+    assert!(log.contains("[hr.apps.company.com.] IXFR, incoming"), "{log}");
+
+    // Deleting the zone removes it from the catalog, and Knot drops it.
+    api.delete("/api/v1/zones/hr.apps.company.com").expect("delete").expect_status(204).expect("204");
+    wait_until("hr.apps.company.com gone from Knot", &knot, || {
+        kdig(knot.addr, &["hr.apps.company.com", "SOA"]).is_ok_and(|out| !out.contains("status: NOERROR"))
+    });
+    drop(server);
+}
+
+/// A master file of `records` records (A, AAAA, TXT, MX) below `origin`.
+fn big_zone(origin: &str, records: usize) -> String {
+    let mut text = format!(
+        "$ORIGIN {origin}.\n$TTL 300\n@ 3600 IN SOA ns1 hostmaster 7 3600 600 604800 60\n@ 3600 IN NS ns1\nns1 IN A 192.0.2.1\n"
+    );
+    for i in 0..records - 3 {
+        match i % 4 {
+            0 => writeln!(text, "h{i} IN A 10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255),
+            1 => writeln!(text, "h{i} IN AAAA 2001:db8::{:x}:{:x}", i >> 16, i & 0xffff),
+            2 => writeln!(text, "t{i}.svc IN TXT \"v=app{i}\""),
+            _ => writeln!(text, "m{i} IN MX 10 mail{}", i % 97),
+        }
+        .expect("write");
+    }
+    text
+}
+
+#[test]
+fn kdig_axfr_of_a_100k_record_zone_returns_every_record() {
+    const ORIGIN: &str = "big.example";
+    const RECORDS: usize = 100_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let file = dir.path().join("big.zone");
+    let text = big_zone(ORIGIN, RECORDS);
+    fs::write(&file, &text).expect("write zone");
+    zone_import(&data, &file).expect("import");
+    // kdig connects from 127.0.0.1: a secondary there without a key may transfer.
+    let config = nameplate_config(dir.path(), "127.0.0.1:9".parse().expect("addr"), None);
+    let server = Server::start_with_args(&data, "big.example.", &["--config", config.to_str().expect("utf-8")])
+        .expect("start nameplate");
+
+    let started = Instant::now();
+    let out = kdig(server.addr(), &[ORIGIN, "AXFR", "+nocomments", "+nostats", "+noquestion"]).expect("kdig AXFR");
+    let took = started.elapsed();
+    let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty() && !l.starts_with(';')).collect();
+    assert_eq!(lines.len(), RECORDS + 1, "every record, the SOA twice");
+    assert!(lines[0].contains("SOA") && lines[lines.len() - 1].contains("SOA"));
+    let want: ZoneRrsets = parse_zone(&text, ORIGIN).expect("parse the file");
+    let got: ZoneRrsets =
+        parse_zone(&format!("$ORIGIN {ORIGIN}.\n{}\n", lines[1..].join("\n")), ORIGIN).expect("parse AXFR");
+    let diff = diff_zones(&want, &got);
+    assert!(diff.is_empty(), "{} differences, first: {:?}", diff.len(), &diff[..diff.len().min(5)]);
+    let messages = kdig(server.addr(), &[ORIGIN, "AXFR"]).expect("kdig AXFR");
+    let stats = messages.lines().find(|l| l.starts_with(";; Received")).unwrap_or_default().to_owned();
+    eprintln!("AXFR of {RECORDS} records in {took:?}: {stats}");
+    assert!(!stats.contains("(1 messages"), "split across messages: {stats}");
+
+    // The import put big.example into the catalog zone too.
+    let catalog = kdig(server.addr(), &[CATALOG, "AXFR"]).expect("catalog AXFR");
+    assert!(catalog.contains("PTR\tbig.example."), "{catalog}");
+    let serials: BTreeMap<&str, usize> = [("SOA", lines.iter().filter(|l| l.contains("\tSOA\t")).count())].into();
+    assert_eq!(serials["SOA"], 2);
+}
