@@ -55,13 +55,15 @@ pub fn run(config: &Config) -> Result<()> {
             max_connections: config.dns.tcp_max_connections,
         };
         for addr in &config.dns.listen {
-            let counters = metrics.register();
-            let xfr = Some(transfers.clone());
-            let updates = Some(updates.clone());
-            let accept =
-                dns::tcp::bind(*addr, snapshots.clone(), config.dns.udp_payload, limits, counters, xfr, updates)
-                    .await
-                    .with_context(|| format!("binding TCP {addr}"))?;
+            let service = dns::tcp::Service {
+                snapshots: snapshots.clone(),
+                udp_payload: config.dns.udp_payload,
+                limits,
+                counters: metrics.register(),
+                transfers: Some(transfers.clone()),
+                authority: Some(updates.clone()),
+            };
+            let accept = dns::tcp::bind(*addr, service).await.with_context(|| format!("binding TCP {addr}"))?;
             tokio::spawn(accept);
         }
         tokio::spawn(dns::notify::run(store.clone(), secondaries.clone(), Some(updates.clone())));

@@ -27,32 +27,32 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
-/// Binds `addr` now and returns the accept loop to run. Its connections
-/// share the one counter block `counters` (from
-/// [`super::metrics::Registry::register`]). Without `transfers`, AXFR and
-/// IXFR go to the responder (which refuses them).
-pub async fn bind(
-    addr: SocketAddr,
-    snapshots: Arc<dyn Snapshots>,
-    udp_payload: u16,
-    limits: Limits,
-    counters: Arc<Counters>,
-    transfers: Option<Arc<Transfers>>,
-    authority: Option<Arc<dyn Authority>>,
-) -> io::Result<impl Future<Output = ()>> {
-    let listener = TcpListener::bind(addr).await?;
-    Ok(accept_loop(listener, snapshots, udp_payload, limits, counters, transfers, authority))
+/// What the connections of one TCP listener share.
+pub struct Service {
+    /// The published zone snapshots.
+    pub snapshots: Arc<dyn Snapshots>,
+    /// The EDNS payload size advertised.
+    pub udp_payload: u16,
+    /// How connections are bounded.
+    pub limits: Limits,
+    /// The counter block every connection of this listener counts into
+    /// (from [`super::metrics::Registry::register`]).
+    pub counters: Arc<Counters>,
+    /// AXFR and IXFR; without it they go to the responder, which refuses
+    /// them.
+    pub transfers: Option<Arc<Transfers>>,
+    /// TSIG keys and the UPDATE write path; without it UPDATE is NOTIMP.
+    pub authority: Option<Arc<dyn Authority>>,
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    snapshots: Arc<dyn Snapshots>,
-    udp_payload: u16,
-    limits: Limits,
-    counters: Arc<Counters>,
-    transfers: Option<Arc<Transfers>>,
-    authority: Option<Arc<dyn Authority>>,
-) {
+/// Binds `addr` now and returns the accept loop to run.
+pub async fn bind(addr: SocketAddr, service: Service) -> io::Result<impl Future<Output = ()>> {
+    let listener = TcpListener::bind(addr).await?;
+    Ok(accept_loop(listener, service))
+}
+
+async fn accept_loop(listener: TcpListener, service: Service) {
+    let Service { snapshots, udp_payload, limits, counters, transfers, authority } = service;
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let (stream, peer) = match listener.accept().await {
