@@ -23,7 +23,7 @@ use crate::{ApiError, rfc3339};
 pub const ALGORITHMS: [&str; 6] = ["hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"];
 
 /// A team's TSIG key as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TsigKeyRecord {
     /// The key's name, absolute and lowercase (`hr-ci.`).
@@ -36,6 +36,18 @@ pub struct TsigKeyRecord {
     pub team: String,
     /// When it was made (RFC 3339).
     pub created_at: String,
+}
+
+/// Leaves the secret out, so a key never reaches a log by `{:?}`.
+impl std::fmt::Debug for TsigKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TsigKeyRecord")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .field("team", &self.team)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
 }
 
 fn key(name: &str) -> Vec<u8> {
