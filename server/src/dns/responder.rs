@@ -99,8 +99,8 @@ impl Responder {
     /// The same, taking dynamic UPDATE (TSIG-signed, RFC 2136) to
     /// `authority`; without one, UPDATE gets NOTIMP. An UPDATE blocks until
     /// its change is durable.
-    pub fn with_authority(self, authority: Arc<dyn Authority>) -> Self {
-        Self { authority: Some(authority), ..self }
+    pub fn with_authority(self, authority: Option<Arc<dyn Authority>>) -> Self {
+        Self { authority, ..self }
     }
 
     /// Answers `packet` into `out`. Returns `false` when nothing must be sent

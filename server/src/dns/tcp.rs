@@ -67,11 +67,9 @@ async fn accept_loop(listener: TcpListener, service: Service) {
             tracing::debug!(%peer, "tcp connection limit reached; closing");
             continue; // dropping the stream closes it
         };
-        let responder = Responder::uncached(snapshots.clone(), udp_payload).counting(counters.clone());
-        let responder = match &authority {
-            Some(authority) => responder.with_authority(authority.clone()),
-            None => responder,
-        };
+        let responder = Responder::uncached(snapshots.clone(), udp_payload)
+            .counting(counters.clone())
+            .with_authority(authority.clone());
         let connection = Connection { peer, transfers: transfers.clone(), counters: counters.clone() };
         tokio::spawn(async move {
             if let Err(error) = serve(stream, responder, connection, limits.idle_timeout).await {

@@ -47,11 +47,9 @@ pub fn spawn(
         .into_iter()
         .enumerate()
         .map(|(i, socket)| {
-            let responder = Responder::new(snapshots.clone(), udp_payload).counting(metrics.register());
-            let responder = match &authority {
-                Some(authority) => responder.with_authority(authority.clone()),
-                None => responder,
-            };
+            let responder = Responder::new(snapshots.clone(), udp_payload)
+                .counting(metrics.register())
+                .with_authority(authority.clone());
             std::thread::Builder::new().name(format!("dns-udp-{i}")).spawn(move || serve(socket, responder))
         })
         .collect()
