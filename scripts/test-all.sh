@@ -6,8 +6,9 @@
 #   bash scripts/test-all.sh
 #
 # Installs the Debian packages the end-to-end tests need (Knot, NSD, kdig,
-# dig, dnsperf, python3) when a command is missing, and keeps their system
-# services from running. Runs as root in CI (CI=true, no stdin).
+# dig, nsupdate, knsupdate, dnsperf, python3, BIND, lego, Pebble, openssl)
+# when a command is missing, and keeps their system services from running.
+# Runs as root in CI (CI=true, no stdin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,23 +48,24 @@ phase() {
 # benchmark's or a test's) and SIGKILLs it after 30 s.
 stop_services() {
   if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
-    systemctl disable --now knot nsd >/dev/null 2>&1 || true
+    systemctl disable --now knot nsd named >/dev/null 2>&1 || true
     return 0
   fi
   local pidfile pid exe
-  for pidfile in /run/knot/knot.pid /run/nsd/nsd.pid; do
+  for pidfile in /run/knot/knot.pid /run/nsd/nsd.pid /run/named/named.pid; do
     [[ -s $pidfile ]] || continue
     pid=$(<"$pidfile")
     exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
     case $exe in
-      */knotd | */nsd) kill "$pid" 2>/dev/null || true ;;
+      */knotd | */nsd | */named) kill "$pid" 2>/dev/null || true ;;
     esac
   done
 }
 
 install_packages() {
   local -A pkg_of=([knotd]=knot [nsd]=nsd [dig]=dnsutils [kdig]=knot-dnsutils
-    [dnsperf]=dnsperf [python3]=python3 [nsupdate]=dnsutils [knsupdate]=knot-dnsutils)
+    [dnsperf]=dnsperf [python3]=python3 [nsupdate]=dnsutils [knsupdate]=knot-dnsutils
+    [named]=bind9 [lego]=lego [pebble]=pebble [openssl]=openssl)
   local cmd need=()
   for cmd in "${!pkg_of[@]}"; do
     command -v "$cmd" >/dev/null || need+=("${pkg_of[$cmd]}")

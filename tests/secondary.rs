@@ -1,12 +1,15 @@
-//! Knot DNS as a real secondary of nameplate: a catalog zone consumer (RFC
-//! 9432) configured once, fed by NOTIFY + AXFR/IXFR signed with TSIG
-//! (hmac-sha256); and `kdig AXFR` of a 100k-record zone.
+//! Knot DNS and BIND as real secondaries of nameplate: each a catalog zone
+//! consumer (RFC 9432) configured once, fed by NOTIFY + AXFR/IXFR signed
+//! with TSIG (hmac-sha256), following a team zone's creation, an API change,
+//! an nsupdate UPDATE and its deletion; and `kdig AXFR` of a 100k-record
+//! zone.
 //!
 //! Every wait polls with a deadline; nothing asserts how fast it went.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,7 +21,7 @@ use nameplate_tests::tools::{ZoneRrsets, diff_zones, kdig, parse_zone};
 use nameplate_tests::{Server, free_port, zone_import};
 use serde_json::json;
 
-/// How long Knot gets to pick up a change (it takes milliseconds).
+/// How long a secondary gets to pick up a change (it takes milliseconds).
 const DEADLINE: Duration = Duration::from_secs(10);
 const PLATFORM: &str = "apps.company.com";
 const CATALOG: &str = "catalog.nameplate.invalid";
@@ -26,9 +29,9 @@ const KEY: &str = "knot-secondary";
 /// The TSIG secret both sides share (32 bytes, base64).
 const SECRET: &str = "c2VjcmV0LXNoYXJlZC1ieS1rbm90LWFuZC1uYW1lcGw=";
 
-/// nameplate's config overlay: Knot at `knot` as the secondary, with its key.
-fn nameplate_config(dir: &Path, knot: SocketAddr, key: Option<&str>) -> PathBuf {
-    let mut text = format!("[[dns.secondaries]]\naddress = \"{knot}\"\n");
+/// nameplate's config overlay: the secondary at `secondary`, with its key.
+fn nameplate_config(dir: &Path, secondary: SocketAddr, key: Option<&str>) -> PathBuf {
+    let mut text = format!("[[dns.secondaries]]\naddress = \"{secondary}\"\n");
     if let Some(key) = key {
         writeln!(text, "tsig_key = \"{key}\"\n\n[[dns.tsig_keys]]\nname = \"{key}\"").expect("test");
         writeln!(text, "algorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"").expect("test");
@@ -93,29 +96,74 @@ zone:
     )
 }
 
-/// knotd running on loopback as this user; killed on drop.
-struct Knot {
+/// BIND's configuration: a catalog zone consumer (`catalog-zones`, BIND
+/// 9.18) transferring every member from nameplate with the shared key. This
+/// is the snippet the README shows.
+fn bind_config(dir: &Path, listen: SocketAddr, primary: SocketAddr) -> String {
+    let dir = dir.display();
+    let (ip, port) = (listen.ip(), listen.port());
+    let primaries = format!("{} port {} key {KEY};", primary.ip(), primary.port());
+    format!(
+        r#"options {{
+    directory "{dir}";
+    listen-on port {port} {{ {ip}; }};
+    listen-on-v6 {{ none; }};
+    pid-file "{dir}/named.pid";
+    session-keyfile "{dir}/session.key";
+    managed-keys-directory "{dir}";
+    recursion no;
+    allow-new-zones yes;
+    catalog-zones {{
+        zone "{CATALOG}" default-primaries {{ {primaries} }} zone-directory "{dir}/zones";
+    }};
+}};
+controls {{ }};
+key "{KEY}" {{ algorithm hmac-sha256; secret "{SECRET}"; }};
+zone "{CATALOG}" {{ type secondary; file "{dir}/catalog.db"; primaries {{ {primaries} }}; }};
+"#
+    )
+}
+
+/// A secondary server (knotd or named) running on loopback as this user,
+/// logging to a file; killed on drop.
+struct Secondary {
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
+    name: &'static str,
 }
 
-impl Knot {
-    fn start(dir: &Path, addr: SocketAddr, primary: SocketAddr) -> Self {
-        fs::create_dir_all(dir.join("zones")).expect("knot dir");
+impl Secondary {
+    /// Knot at `addr`, consuming the catalog of the primary at `primary`.
+    fn knot(dir: &Path, addr: SocketAddr, primary: SocketAddr) -> Self {
         let conf = dir.join("knot.conf");
+        fs::create_dir_all(dir.join("zones")).expect("knot dir");
         fs::write(&conf, knot_config(dir, addr, primary)).expect("write knot.conf");
-        let log = dir.join("knot.log");
-        let out = fs::File::create(&log).expect("knot log");
-        let child = Command::new("knotd")
-            .arg("-c")
-            .arg(&conf)
+        let mut command = Command::new("knotd");
+        command.arg("-c").arg(&conf);
+        Self::spawn(command, dir, addr, "Knot (apt-get install knot)")
+    }
+
+    /// BIND at `addr`, consuming the catalog of the primary at `primary`.
+    fn bind(dir: &Path, addr: SocketAddr, primary: SocketAddr) -> Self {
+        let conf = dir.join("named.conf");
+        fs::create_dir_all(dir.join("zones")).expect("bind dir");
+        fs::write(&conf, bind_config(dir, addr, primary)).expect("write named.conf");
+        let mut command = Command::new("named");
+        command.arg("-g").arg("-c").arg(&conf);
+        Self::spawn(command, dir, addr, "BIND (apt-get install bind9)")
+    }
+
+    fn spawn(mut command: Command, dir: &Path, addr: SocketAddr, name: &'static str) -> Self {
+        let log = dir.join("server.log");
+        let out = fs::File::create(&log).expect("secondary log");
+        let child = command
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log"))
             .stderr(out)
             .spawn()
-            .expect("spawn knotd (apt-get install knot)");
-        Self { child, addr, log }
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        Self { child, addr, log, name }
     }
 
     fn log(&self) -> String {
@@ -123,7 +171,7 @@ impl Knot {
     }
 }
 
-impl Drop for Knot {
+impl Drop for Secondary {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -136,7 +184,7 @@ fn short(addr: SocketAddr, qname: &str, qtype: &str) -> String {
 }
 
 /// Polls `probe` every 100 ms until it holds or `DEADLINE` passes.
-fn wait_until(what: &str, knot: &Knot, mut probe: impl FnMut() -> bool) {
+fn wait_until(what: &str, secondary: &Secondary, mut probe: impl FnMut() -> bool) {
     let deadline = Instant::now() + DEADLINE;
     while Instant::now() < deadline {
         if probe() {
@@ -144,23 +192,63 @@ fn wait_until(what: &str, knot: &Knot, mut probe: impl FnMut() -> bool) {
         }
         thread::sleep(Duration::from_millis(100));
     }
-    panic!("{what}: not seen within {DEADLINE:?}; knot's log:\n{}", knot.log());
+    panic!("{what}: not seen on {} within {DEADLINE:?}; its log:\n{}", secondary.name, secondary.log());
+}
+
+/// nameplate with `secondary` (started by `start` at the address it is
+/// given) configured as its secondary, once the secondary has the platform
+/// zone from the catalog.
+fn primary_with(dir: &Path, start: fn(&Path, SocketAddr, SocketAddr) -> Secondary) -> (Server, Secondary, Api) {
+    let data = dir.join("data");
+    let secondary_addr = SocketAddr::from(([127, 0, 0, 1], free_port().expect("port")));
+    let config = nameplate_config(dir, secondary_addr, Some(KEY));
+    let server = Server::start_with_args(&data, "apps.company.com.", &["--config", config.to_str().expect("utf-8")])
+        .expect("start nameplate");
+    let secondary = start(&dir.join("secondary"), secondary_addr, server.addr());
+    // Configured with nothing but the catalog zone, it finds the platform zone.
+    let platform_soa = short(server.addr(), PLATFORM, "SOA");
+    assert!(!platform_soa.is_empty());
+    wait_until("the platform zone", &secondary, || short(secondary.addr, PLATFORM, "SOA") == platform_soa);
+    let api = Api::connect(server.http_addr()).expect("api").with_token(&admin_token(&data).expect("token"));
+    (server, secondary, api)
+}
+
+/// A hosted team zone created through the API appears on `secondary`; a
+/// record change through the API and an RFC 2136 UPDATE signed with a key
+/// of the team's (nsupdate) reach it; deleting the zone removes it.
+fn secondary_follows_a_team_zone(server: &Server, secondary: &Secondary, api: &Api) {
+    api.post("/api/v1/teams", &json!({"name": "hr"})).expect("team").expect_status(201).expect("201");
+    let zone = json!({"name": "hr.apps.company.com", "team": "hr", "kind": "hosted"});
+    api.post("/api/v1/zones", &zone).expect("zone").expect_status(201).expect("201");
+    let hr_soa = short(server.addr(), "hr.apps.company.com", "SOA");
+    wait_until("hr.apps.company.com", secondary, || short(secondary.addr, "hr.apps.company.com", "SOA") == hr_soa);
+    let catalog = kdig(server.addr(), &["-y", &format!("hmac-sha256:{KEY}:{SECRET}"), CATALOG, "AXFR"]).expect("AXFR");
+    assert!(catalog.contains("TXT\t\"hr\""), "the group property is the team: {catalog}");
+
+    let body = json!({"rrsets": [{"name": "www.hr.apps.company.com.", "type": "A", "ttl": 300,
+        "changetype": "REPLACE", "records": [{"content": "192.0.2.10"}]}]});
+    api.patch("/api/v1/zones/hr.apps.company.com/rrsets", &body).expect("patch").expect_status(204).expect("204");
+    wait_until("www.hr", secondary, || short(secondary.addr, "www.hr.apps.company.com", "A") == "192.0.2.10");
+
+    let key =
+        api.post("/api/v1/teams/hr/tsig-keys", &json!({"name": "hr-ci", "algorithm": "hmac-sha256"})).expect("key");
+    key.expect_status(201).expect("201");
+    let spec = format!("hmac-sha256:{}:{}", key.str("name").expect("name"), key.str("secret").expect("secret"));
+    let txt = "_acme-challenge.www.hr.apps.company.com. 60 TXT \"from-nsupdate\"";
+    nsupdate(server.addr(), &spec, "hr.apps.company.com", &[&format!("update add {txt}")]);
+    let challenge = "_acme-challenge.www.hr.apps.company.com";
+    wait_until("the UPDATE", secondary, || short(secondary.addr, challenge, "TXT") == "\"from-nsupdate\"");
+
+    api.delete("/api/v1/zones/hr.apps.company.com").expect("delete").expect_status(204).expect("204");
+    wait_until("hr.apps.company.com gone", secondary, || {
+        kdig(secondary.addr, &["hr.apps.company.com", "SOA"]).is_ok_and(|out| !out.contains("status: NOERROR"))
+    });
 }
 
 #[test]
 fn knot_follows_the_catalog_zone_and_every_api_change_with_tsig() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("data");
-    let knot_addr = SocketAddr::from(([127, 0, 0, 1], free_port().expect("port")));
-    let config = nameplate_config(dir.path(), knot_addr, Some(KEY));
-    let server = Server::start_with_args(&data, "apps.company.com.", &["--config", config.to_str().expect("utf-8")])
-        .expect("start nameplate");
-    let knot = Knot::start(&dir.path().join("knot"), knot_addr, server.addr());
-
-    // Configured with nothing but the catalog zone, Knot finds the platform zone.
-    let platform_soa = short(server.addr(), PLATFORM, "SOA");
-    assert!(!platform_soa.is_empty());
-    wait_until("the platform zone on Knot", &knot, || short(knot.addr, PLATFORM, "SOA") == platform_soa);
+    let (server, knot, api) = primary_with(dir.path(), Secondary::knot);
 
     // Unsigned transfers are refused: the secondary's key is required.
     let refused = kdig(server.addr(), &[CATALOG, "AXFR"]).unwrap_or_else(|e| e.to_string());
@@ -168,31 +256,43 @@ fn knot_follows_the_catalog_zone_and_every_api_change_with_tsig() {
     let signed = kdig(server.addr(), &["-y", &format!("hmac-sha256:{KEY}:{SECRET}"), CATALOG, "AXFR"]).expect("AXFR");
     assert!(signed.contains(&format!("zones.{CATALOG}.")) && signed.contains("PTR\tapps.company.com."), "{signed}");
 
-    // A hosted team zone created through the API appears on Knot.
-    let api = Api::connect(server.http_addr()).expect("api").with_token(&admin_token(&data).expect("token"));
-    api.post("/api/v1/teams", &json!({"name": "hr"})).expect("team").expect_status(201).expect("201");
-    let zone = json!({"name": "hr.apps.company.com", "team": "hr", "kind": "hosted"});
-    api.post("/api/v1/zones", &zone).expect("zone").expect_status(201).expect("201");
-    let hr_soa = short(server.addr(), "hr.apps.company.com", "SOA");
-    wait_until("hr.apps.company.com on Knot", &knot, || short(knot.addr, "hr.apps.company.com", "SOA") == hr_soa);
-    let catalog = kdig(server.addr(), &["-y", &format!("hmac-sha256:{KEY}:{SECRET}"), CATALOG, "AXFR"]).expect("AXFR");
-    assert!(catalog.contains("TXT\t\"hr\""), "the group property is the team: {catalog}");
+    secondary_follows_a_team_zone(&server, &knot, &api);
 
-    // A record change through the API reaches Knot by NOTIFY and IXFR.
-    let body = json!({"rrsets": [{"name": "www.hr.apps.company.com.", "type": "A", "ttl": 300,
-        "changetype": "REPLACE", "records": [{"content": "192.0.2.10"}]}]});
-    api.patch("/api/v1/zones/hr.apps.company.com/rrsets", &body).expect("patch").expect_status(204).expect("204");
-    wait_until("www.hr on Knot", &knot, || short(knot.addr, "www.hr.apps.company.com", "A") == "192.0.2.10");
+    // The PATCH and the UPDATE each came by NOTIFY and IXFR.
     let log = knot.log();
-    assert!(log.contains("[hr.apps.company.com.] notify, incoming"), "{log}");
-    assert!(log.contains("[hr.apps.company.com.] IXFR, incoming"), "{log}");
+    assert!(log.matches("[hr.apps.company.com.] notify, incoming").count() >= 2, "{log}");
+    assert!(log.matches("[hr.apps.company.com.] IXFR, incoming").count() >= 2, "{log}");
+}
 
-    // Deleting the zone removes it from the catalog, and Knot drops it.
-    api.delete("/api/v1/zones/hr.apps.company.com").expect("delete").expect_status(204).expect("204");
-    wait_until("hr.apps.company.com gone from Knot", &knot, || {
-        kdig(knot.addr, &["hr.apps.company.com", "SOA"]).is_ok_and(|out| !out.contains("status: NOERROR"))
-    });
-    drop(server);
+#[test]
+fn bind_follows_the_catalog_zone_and_every_api_change_with_tsig() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, bind, api) = primary_with(dir.path(), Secondary::bind);
+    secondary_follows_a_team_zone(&server, &bind, &api);
+    let log = bind.log();
+    assert!(log.contains("adding zone 'hr.apps.company.com' from catalog"), "{log}");
+    assert!(log.contains("TSIG 'knot-secondary'"), "transfers were signed: {log}");
+}
+
+/// Runs nsupdate against `server` with the TSIG `key` (`alg:name:secret`),
+/// sending `lines` for `zone`; panics with its output when it fails.
+fn nsupdate(server: SocketAddr, key: &str, zone: &str, lines: &[&str]) {
+    let mut script = format!("server {} {}\nzone {zone}\n", server.ip(), server.port());
+    for line in lines {
+        writeln!(script, "{line}").expect("test");
+    }
+    script.push_str("send\n");
+    let mut child = Command::new("nsupdate")
+        .args(["-t", "5", "-y", key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nsupdate (apt-get install dnsutils)");
+    child.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("script");
+    let out = child.wait_with_output().expect("nsupdate finishes");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "nsupdate failed: {text}");
 }
 
 /// A master file of `records` records (A, AAAA, TXT, MX) below `origin`.

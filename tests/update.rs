@@ -4,10 +4,10 @@
 //! and checked over DNS; wrong key, wrong secret, stale time, another
 //! team's names, unsigned updates and failed prerequisites refused with the
 //! right RCODE and TSIG error and nothing changed (serial compared); the
-//! audit log names the key.
+//! audit log names the key. A signed QUERY gets a signed answer that dig
+//! verifies, or NOTAUTH with BADSIG.
 //!
-//! lego's `rfc2136` provider is not exercised: lego has no mode that runs
-//! a DNS provider without an ACME server, and there is none to run yet.
+//! lego's `rfc2136` provider has its own test (`lego_rfc2136.rs`).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -18,9 +18,9 @@ use hickory_proto::rr::rdata::{A, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use nameplate::dns::authority::{Algorithm, TsigKey};
 use nameplate::dns::tsig::{self, Signer};
-use nameplate_tests::Server;
 use nameplate_tests::api::{Api, admin_token, ask, mint, start};
 use nameplate_tests::dns::{rcode, send_udp};
+use nameplate_tests::{Server, tools};
 use serde_json::json;
 
 const ZONE: &str = "apps.company.com.";
@@ -255,4 +255,18 @@ fn bad_keys_secrets_times_names_and_prerequisites_are_refused_and_change_nothing
     owner.delete(&format!("/api/v1/teams/hr/tsig-keys/{}", key.name)).expect("delete").expect_status(204).expect("204");
     assert_eq!(send(&server, &packet(vec![], vec![add(hr, 7)], Some(key.tsig()), now())).1, Some((17, 0)));
     let _ = TXT::new(vec![]);
+}
+
+#[test]
+fn signed_queries_get_answers_that_dig_verifies() {
+    let work = tempfile::tempdir().expect("work dir");
+    let (server, _owner, _admin, keys) = setup(&work.path().join("data"));
+    let key = &keys[2];
+    let good = tools::dig(server.addr(), &["-y", &key.spec(), "apps.company.com", "SOA"]).expect("dig");
+    assert!(good.contains("status: NOERROR") && good.contains("TSIG PSEUDOSECTION"), "{good}");
+    assert!(!good.contains("Couldn't verify"), "dig verified the signed answer: {good}");
+    let wrong = format!("{}:{}:{}", key.algorithm, key.name, "c29tZSBvdGhlciBzZWNyZXQ=");
+    let bad = tools::dig(server.addr(), &["-y", &wrong, "apps.company.com", "SOA"]).expect("dig");
+    assert!(bad.contains("status: NOTAUTH") && bad.contains("BADSIG"), "{bad}");
+    assert!(!bad.contains("IN\tSOA\tns1"), "no answer for a bad signature: {bad}");
 }

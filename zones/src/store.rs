@@ -45,7 +45,7 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use fs2::FileExt;
@@ -89,7 +89,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, Error> {
         fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let lock = lock_dir(dir)?;
-        let db = sled::Config::new().path(dir).open().map_err(|e| open_error(dir, e))?;
+        let db = open_sled(dir)?;
         let (zones, metas) = load(&db)?;
         let next_audit_seq = last_audit_seq(&db)? + 1;
         let writer = Writer { metas, journal_limit: DEFAULT_JOURNAL_LIMIT, next_audit_seq, failed: false };
@@ -532,6 +532,25 @@ fn lock_dir(dir: &Path) -> Result<File, Error> {
             Err(Error::Locked(dir.display().to_string()))
         }
         Err(e) => Err(io_error(&path, e)),
+    }
+}
+
+/// How long [`open_sled`] waits for a closed store's sled to let go.
+const SLED_RELEASE_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens sled in `dir`, whose `LOCK` the caller holds. sled's own file lock
+/// can outlive a dropped [`Store`] for a moment (its flusher thread closes
+/// the database a little later), so while holding our lock, which proves no
+/// other store is open, a sled lock error is retried for a bounded time.
+fn open_sled(dir: &Path) -> Result<sled::Db, Error> {
+    let started = Instant::now();
+    loop {
+        match sled::Config::new().path(dir).open().map_err(|e| open_error(dir, e)) {
+            Err(Error::Locked(_)) if started.elapsed() < SLED_RELEASE_WAIT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            opened => return opened,
+        }
     }
 }
 

@@ -184,6 +184,11 @@ impl Responder {
             *out = self.update(zones, packet, echo, authority.as_ref());
             return Some(Answered { qtype: u16::from(RecordType::SOA), badvers: false });
         }
+        if let Some(authority) = self.authority.as_ref().filter(|_| is_signed_query(&echo, packet)) {
+            let (response, answered) = self.signed_query(zones, packet, echo, transport, authority.as_ref());
+            *out = response;
+            return Some(answered);
+        }
         let message = match Message::from_vec(packet) {
             Ok(message) => message,
             Err(_) => {
@@ -196,27 +201,29 @@ impl Responder {
             echo.query = message.queries.first().cloned();
         }
         let qtype = echo.query.as_ref().map_or(0, |q| u16::from(q.query_type()));
-        let (response, rcode) = self.respond(zones, &message, echo, transport);
+        let (response, rcode) = self.respond(zones, &message, echo, transport, 0);
         *out = response;
         Some(Answered { qtype, badvers: u16::from(rcode) == BADVERS })
     }
 
     /// Decides the response to a fully parsed message, and the RCODE it
-    /// decided (an answer's own RCODE reads as NOERROR here).
+    /// decided (an answer's own RCODE reads as NOERROR here); an answer
+    /// leaves `reserve` bytes of the size limit free (for a TSIG).
     fn respond(
         &self,
         zones: &ZoneSet,
         message: &Message,
         mut echo: Echo,
         transport: Transport,
+        reserve: usize,
     ) -> (Vec<u8>, ResponseCode) {
         let rcode = match (&echo.query, message.edns.as_ref()) {
-            _ if echo.op_code != OpCode::Query => ResponseCode::NotImp,
+            _ if echo.op_code != OpCode::Query => opcode_error(echo.op_code),
             (None, _) => ResponseCode::FormErr,
             (_, Some(edns)) if edns.version() > 0 => ResponseCode::BADVERS,
-            (Some(query), _) => match query_error(query) {
+            (Some(query), _) => match query_error(query, transport) {
                 Some(rcode) => rcode,
-                None => return (self.lookup(zones, message, &mut echo, transport), ResponseCode::NoError),
+                None => return (self.lookup(zones, message, &mut echo, transport, reserve), ResponseCode::NoError),
             },
         };
         (encode_error(&echo, rcode, self.payload), rcode)
@@ -226,7 +233,46 @@ impl Responder {
     /// REFUSED; a bad signature: the TSIG error response), then the
     /// prerequisites and the plan (`update.rs`), then the authority's
     /// durable write; the response is signed with the request's key.
-    fn update(&self, zones: &ZoneSet, packet: &[u8], mut echo: Echo, authority: &dyn Authority) -> Vec<u8> {
+    fn update(&self, zones: &ZoneSet, packet: &[u8], echo: Echo, authority: &dyn Authority) -> Vec<u8> {
+        self.with_tsig(packet, echo, authority, |message, echo, key| match key {
+            None => encode_error(echo, ResponseCode::Refused, self.payload),
+            Some(key) => encode_error(echo, self.apply_update(zones, message, authority, key), self.payload),
+        })
+    }
+
+    /// Answers a TSIG-signed QUERY (a secondary's SOA check, say): verified
+    /// like an UPDATE, answered as usual with room left for the signature,
+    /// and signed with the request's key (RFC 8945 §5.3).
+    fn signed_query(
+        &self,
+        zones: &ZoneSet,
+        packet: &[u8],
+        echo: Echo,
+        transport: Transport,
+        authority: &dyn Authority,
+    ) -> (Vec<u8>, Answered) {
+        let mut answered = Answered { qtype: 0, badvers: false };
+        let out = self.with_tsig(packet, echo, authority, |message, echo, key| {
+            let reserve = key.map_or(0, tsig::Signer::overhead);
+            let (out, rcode) = self.respond(zones, message, echo.clone(), transport, reserve);
+            let qtype = echo.query.as_ref().map_or(0, |q| u16::from(q.query_type()));
+            answered = Answered { qtype, badvers: u16::from(rcode) == BADVERS };
+            out
+        });
+        (out, answered)
+    }
+
+    /// Verifies the TSIG of `packet` and signs what `answer` makes of the
+    /// message without its TSIG (given the verified key, or `None` when the
+    /// message is unsigned). A malformed message gets FORMERR; a bad
+    /// signature gets the TSIG error response (RFC 8945 §5.3.2).
+    fn with_tsig(
+        &self,
+        packet: &[u8],
+        mut echo: Echo,
+        authority: &dyn Authority,
+        answer: impl FnOnce(&Message, &Echo, Option<&super::authority::TsigKey>) -> Vec<u8>,
+    ) -> Vec<u8> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let Ok(record) = tsig::find(packet) else {
             return encode_error(&echo, ResponseCode::FormErr, self.payload);
@@ -239,24 +285,23 @@ impl Responder {
             return encode_error(&echo, ResponseCode::FormErr, self.payload);
         };
         echo.edns_do = message.edns.as_ref().map(|e| e.flags().dnssec_ok);
-        if let [zone] = message.queries.as_slice() {
-            echo.query = Some(zone.clone());
+        if let [question] = message.queries.as_slice() {
+            echo.query = Some(question.clone());
         }
         let Some(record) = record else {
-            return encode_error(&echo, ResponseCode::Refused, self.payload);
+            return answer(&message, &echo, None);
         };
         let key = authority.tsig_key(&record.key_name.to_lowercase());
         let mut signer = match tsig::verify(packet, record, key, now) {
             Ok(signer) => signer,
             Err(failure) => {
-                tracing::info!(error = failure.code(), "update with a bad TSIG");
+                tracing::info!(error = failure.code(), opcode = ?echo.op_code, "request with a bad TSIG");
                 let mut out = encode_error(&echo, ResponseCode::NoError, self.payload);
                 failure.respond(&mut out, now);
                 return out;
             }
         };
-        let rcode = self.apply_update(zones, &message, authority, signer.key());
-        let mut out = encode_error(&echo, rcode, self.payload);
+        let mut out = answer(&message, &echo, Some(signer.key()));
         signer.sign_next(&mut out);
         out
     }
@@ -290,13 +335,20 @@ impl Responder {
     }
 
     /// Answers a well-formed question found by the slow path.
-    fn lookup(&self, zones: &ZoneSet, message: &Message, echo: &mut Echo, transport: Transport) -> Vec<u8> {
+    fn lookup(
+        &self,
+        zones: &ZoneSet,
+        message: &Message,
+        echo: &mut Echo,
+        transport: Transport,
+        reserve: usize,
+    ) -> Vec<u8> {
         let Some(query) = echo.query.as_mut() else { return Vec::new() };
         let original = query.name().to_bytes().unwrap_or_default();
         let qname = query.name().to_lowercase();
         let answer = zones.lookup(&qname, query.query_type());
         query.set_name(qname);
-        let limit = self.limit(transport, message.edns.as_ref().map(|e| e.max_payload()));
+        let limit = self.limit(transport, message.edns.as_ref().map(|e| e.max_payload())).saturating_sub(reserve);
         let mut out = encode_answer(echo, &answer, limit, self.payload);
         if let Some(slot) = out.get_mut(HEADER_LEN..HEADER_LEN + original.len()) {
             slot.copy_from_slice(&original); // the question as the client spelt it
@@ -328,11 +380,33 @@ impl Echo {
     }
 }
 
-/// The RCODE for a question we do not look up, if any.
-fn query_error(query: &Query) -> Option<ResponseCode> {
+/// Whether `packet` is a QUERY that carries a TSIG record (or is too broken
+/// to tell, which the TSIG path answers with FORMERR).
+fn is_signed_query(echo: &Echo, packet: &[u8]) -> bool {
+    echo.op_code == OpCode::Query && !matches!(tsig::find(packet), Ok(None))
+}
+
+/// The RCODE for an opcode other than QUERY and UPDATE. A NOTIFY to the
+/// primary is refused, as NSD does (Knot answers NOTAUTH): nameplate is
+/// implemented for NOTIFY, it just takes no zone from anyone. IQUERY,
+/// STATUS, DSO and unassigned opcodes are not implemented (Knot and NSD
+/// agree).
+fn opcode_error(op_code: OpCode) -> ResponseCode {
+    match op_code {
+        OpCode::Notify => ResponseCode::Refused,
+        _ => ResponseCode::NotImp,
+    }
+}
+
+/// The RCODE for a question we do not look up, if any. Transfers that reach
+/// the responder are the ones the TCP listener did not take: AXFR over UDP
+/// is not implemented (RFC 5936 §4.2; Knot and NSD answer NOTIMP), and IXFR
+/// over UDP, or a transfer where transfers are off, is refused (as NSD;
+/// Knot answers NOTAUTH for IXFR from a client without transfer rights).
+fn query_error(query: &Query, transport: Transport) -> Option<ResponseCode> {
     match (query.query_class(), query.query_type()) {
         (DNSClass::IN, RecordType::OPT | RecordType::TSIG) => Some(ResponseCode::FormErr),
-        // Zone transfers come with the transfer work; until then they are refused.
+        (DNSClass::IN, RecordType::AXFR) if transport == Transport::Udp => Some(ResponseCode::NotImp),
         (DNSClass::IN, RecordType::AXFR | RecordType::IXFR) => Some(ResponseCode::Refused),
         (DNSClass::IN, RecordType::Unknown(253 | 254)) => Some(ResponseCode::NotImp),
         (DNSClass::IN, _) => None,
@@ -464,6 +538,67 @@ mod tests {
         let mut garbage = query("apps.company.com.", RecordType::SOA, None);
         garbage.truncate(15);
         assert_eq!(ask(&mut responder(), &garbage, Transport::Tcp).metadata.response_code, ResponseCode::FormErr);
+    }
+
+    #[test]
+    fn transfers_and_notify_that_reach_the_responder_get_what_knot_and_nsd_answer() {
+        let rcode = |name, qtype, transport| ask(&mut responder(), &query(name, qtype, None), transport).metadata;
+        assert_eq!(rcode("apps.company.com.", RecordType::AXFR, Transport::Udp).response_code, ResponseCode::NotImp);
+        assert_eq!(rcode("apps.company.com.", RecordType::AXFR, Transport::Tcp).response_code, ResponseCode::Refused);
+        assert_eq!(rcode("apps.company.com.", RecordType::IXFR, Transport::Udp).response_code, ResponseCode::Refused);
+        let mut notify = query("apps.company.com.", RecordType::SOA, None);
+        notify[2] = (notify[2] & 0x87) | (4 << 3);
+        let reply = ask(&mut responder(), &notify, Transport::Udp).metadata;
+        assert_eq!((reply.op_code, reply.response_code), (OpCode::Notify, ResponseCode::Refused));
+    }
+
+    /// An authority that knows one key and refuses every write.
+    struct OneKey(super::super::authority::TsigKey);
+
+    impl Authority for OneKey {
+        fn tsig_key(&self, name: &Name) -> Option<super::super::authority::TsigKey> {
+            (name == &self.0.name).then(|| self.0.clone())
+        }
+        fn may_transfer(&self, _: std::net::IpAddr, _: Option<&super::super::authority::TsigKey>, _: &Name) -> bool {
+            false
+        }
+        fn update(&self, _: &super::super::authority::TsigKey, _: zones::ChangeSet) -> Result<(), Refusal> {
+            Err(Refusal::Refused("not in this test".into()))
+        }
+    }
+
+    #[test]
+    fn signed_queries_get_signed_answers_and_bad_signatures_tsig_errors() {
+        use super::super::authority::{Algorithm, TsigKey};
+        let key = |name: &str, secret: &[u8]| TsigKey {
+            name: Name::from_ascii(name).expect("test"),
+            algorithm: Algorithm::HmacSha256,
+            secret: secret.to_vec(),
+            team: None,
+        };
+        let authority: Arc<dyn Authority> = Arc::new(OneKey(key("secondary.", b"0123456789abcdef")));
+        let mut responder = responder().with_authority(Some(authority));
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("test").as_secs();
+        let signed = |key: TsigKey| {
+            let mut packet = query("apps.company.com.", RecordType::SOA, None);
+            tsig::Signer::for_request(key, now).sign_next(&mut packet);
+            packet
+        };
+        let mut out = Vec::new();
+        assert!(responder.answer(&signed(key("secondary.", b"0123456789abcdef")), Transport::Udp, &mut out));
+        let record = tsig::find(&out).expect("parses").expect("the answer is signed");
+        assert_eq!(record.key_name, Name::from_ascii("secondary.").expect("test"));
+        let reply = Message::from_vec(&out).expect("test");
+        assert_eq!((reply.metadata.response_code, reply.answers.len()), (ResponseCode::NoError, 1));
+        // BADSIG (16) and BADKEY (17), with NOTAUTH and no answer.
+        for (bad, error) in [(key("secondary.", b"another secret!!"), 16), (key("stranger.", b"x"), 17)] {
+            let mut out = Vec::new();
+            assert!(responder.answer(&signed(bad), Transport::Udp, &mut out));
+            assert_eq!(tsig::find(&out).expect("parses").expect("a TSIG with the error").error, error);
+            let reply = Message::from_vec(&out).expect("test");
+            assert_eq!(reply.metadata.response_code, ResponseCode::NotAuth);
+            assert!(reply.answers.is_empty());
+        }
     }
 
     #[test]

@@ -261,6 +261,14 @@ impl Signer {
         Self { key, prior: Vec::new(), started: false, now }
     }
 
+    /// How many bytes the TSIG RR that `key` signs with adds to a message
+    /// (no other data), so a response can leave room for it.
+    pub fn overhead(key: &TsigKey) -> usize {
+        let names = wire_name(&key.name.to_ascii()).len() + wire_name(key.algorithm.dns_name()).len();
+        // TYPE CLASS TTL RDLENGTH, time, fudge, MAC size, original ID, error, other length.
+        names + 10 + 6 + 2 + 2 + key.algorithm.output_len() + 2 + 2 + 2
+    }
+
     /// The key this signer signs with.
     pub fn key(&self) -> &TsigKey {
         &self.key
