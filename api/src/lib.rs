@@ -16,6 +16,11 @@
 //!   previews (`routes/previews.rs`) live in the catalog beside their
 //!   records; [`spawn_reaper`] removes expired previews.
 //!
+//! - Certificates (`routes/certs.rs`, logic in `certs.rs`): direct issuance
+//!   and revocation through the injected [`CertAuthority`], recorded and
+//!   audited in the catalog; `routes/ca_files.rs` serves the root, chains and
+//!   CRLs.
+//!
 //! - acme-dns's `/register` and `/update` (`routes/acmedns.rs`, logic in
 //!   `acmedns.rs`) publish dns-01 TXT values under [`AcmeDnsConfig::zone`]
 //!   for cert-manager's and lego's acme-dns clients.
@@ -23,11 +28,13 @@
 //! Every write goes through [`Store::apply`], so it is on disk before the
 //! `2xx` is sent.
 
+pub mod acme;
 mod acmedns;
 mod apps_catalog;
 mod audit;
 mod auth;
 mod catalog_zone;
+mod certs;
 mod clock;
 mod dns_writes;
 mod error;
@@ -55,6 +62,7 @@ pub use acmedns::{AcmeDnsConfig, AcmeDnsConfigError};
 pub use audit::Audit;
 pub use auth::Role;
 pub use catalog_zone::sync_catalog_zone;
+pub use certs::CertAuthority;
 pub use clock::{Clock, SystemClock, parse_rfc3339, rfc3339, rfc3339_ms};
 pub use error::ApiError;
 pub use metrics::{Exposition, METRICS_CONTENT_TYPE, MetricsSource};
@@ -79,6 +87,11 @@ pub struct Config {
     /// The catalog zone (RFC 9432) that zone creation and deletion keep up
     /// to date, if any.
     pub catalog_zone: Option<zones::Name>,
+    /// The built-in CA for direct issuance and `/ca/*`; `None` answers
+    /// those routes with 404.
+    pub ca: Option<Arc<dyn CertAuthority>>,
+    /// The ACME server under `/acme`; `None` answers those routes with 404.
+    pub acme: Option<Arc<acme::AcmeEdge>>,
 }
 
 impl Config {
@@ -88,13 +101,25 @@ impl Config {
     /// [`Config::with_acme_dns`]).
     pub fn new(policy: Policy) -> Self {
         let acme_dns = AcmeDnsConfig::default_for(&policy);
-        Self { body_limit: 64 * 1024, policy: Arc::new(policy), acme_dns, catalog_zone: None }
+        Self { body_limit: 64 * 1024, policy: Arc::new(policy), acme_dns, catalog_zone: None, ca: None, acme: None }
     }
 
     /// The same, keeping the catalog zone at `catalog` (if any) in step with
     /// zone creations and deletions.
     pub fn with_catalog_zone(mut self, catalog: Option<zones::Name>) -> Self {
         self.catalog_zone = catalog;
+        self
+    }
+
+    /// The same, serving ACME (RFC 8555) under `/acme` with `edge`.
+    pub fn with_acme(mut self, edge: Arc<acme::AcmeEdge>) -> Self {
+        self.acme = Some(edge);
+        self
+    }
+
+    /// The same, issuing certificates with `ca`.
+    pub fn with_ca(mut self, ca: Arc<dyn CertAuthority>) -> Self {
+        self.ca = Some(ca);
         self
     }
 

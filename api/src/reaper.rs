@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use zones::{Store, Transaction};
 
 use crate::audit::Audit;
+use crate::certs::{self, CertAuthority};
 use crate::previews_catalog::{self, PreviewRecord};
 use crate::{ApiError, AppState};
 
@@ -28,11 +29,27 @@ pub(crate) fn expired(entries: &[PreviewRecord], now: SystemTime) -> Vec<&Previe
 /// Removes every preview expired at `now`; returns their names. A preview
 /// that cannot be removed is logged and retried on the next pass, without
 /// holding up the others.
+#[cfg(test)]
 pub(crate) fn reap(store: &Store, policy: &policy::Policy, now: SystemTime) -> Result<Vec<String>, ApiError> {
+    reap_with(store, policy, None, now)
+}
+
+/// [`reap`], also revoking (cessationOfOperation) the certificates `ca`
+/// issued for each removed preview's names.
+pub(crate) fn reap_with(
+    store: &Store,
+    policy: &policy::Policy,
+    ca: Option<&dyn CertAuthority>,
+    now: SystemTime,
+) -> Result<Vec<String>, ApiError> {
     let entries = previews_catalog::list(store)?;
     let mut reaped = Vec::new();
     for preview in expired(&entries, now) {
         match remove(store, policy, preview, now) {
+            Ok(()) if ca.is_some() => {
+                revoke_certs(ca, store, preview, now);
+                reaped.push(preview.fqdn.clone());
+            }
             Ok(()) => reaped.push(preview.fqdn.clone()),
             Err(error) => tracing::error!(preview = %preview.fqdn, %error, "could not remove an expired preview"),
         }
@@ -50,6 +67,19 @@ fn remove(store: &Store, policy: &policy::Policy, preview: &PreviewRecord, now: 
     Ok(())
 }
 
+/// Revokes the certificates of an expired preview; a failure is logged (the
+/// preview is gone either way, and the certificate expires on its own).
+fn revoke_certs(ca: Option<&dyn CertAuthority>, store: &Store, preview: &PreviewRecord, now: SystemTime) {
+    let Some(ca) = ca else { return };
+    let audit = Audit::system(REAPER, &preview.team, "cert.revoke", &preview.fqdn)
+        .why(serde_json::json!({ "preview": preview.fqdn, "reason": "preview expired" }));
+    match certs::revoke_below(ca, store, &preview.fqdn, &audit, now) {
+        Ok(serials) if !serials.is_empty() => tracing::info!(preview = %preview.fqdn, ?serials, "certificates revoked"),
+        Ok(_) => {}
+        Err(error) => tracing::error!(preview = %preview.fqdn, %error, "could not revoke a preview's certificates"),
+    }
+}
+
 /// Starts the reaper on the current tokio runtime.
 pub fn spawn_reaper(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -58,7 +88,8 @@ pub fn spawn_reaper(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             ticks.tick().await;
             let policy = state.config.policy.clone();
-            match state.write(move |store, now| reap(store, &policy, now)).await {
+            let ca = state.config.ca.clone();
+            match state.write(move |store, now| reap_with(store, &policy, ca.as_deref(), now)).await {
                 Ok(reaped) => {
                     for fqdn in reaped {
                         tracing::info!(preview = %fqdn, "preview expired and removed");

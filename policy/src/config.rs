@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::{Error, PreviewConfig, QuotaConfig, RiskGate, Scheme, SchemeConfig};
+use crate::{CertConfig, Error, PreviewConfig, QuotaConfig, RiskGate, Scheme, SchemeConfig};
 
 /// Everything policy reads from the configuration; every table and key is
 /// optional and defaults as documented on its type.
@@ -19,6 +19,9 @@ pub struct PolicyConfig {
     pub preview: PreviewConfig,
     /// The risk policy (`[policy.risk]`).
     pub risk: RiskConfig,
+    /// Certificate issuance (`[policy.certs]`).
+    #[serde(default)]
+    pub certs: CertConfig,
 }
 
 /// Where the risk policy comes from: the default, a file or inline text.
@@ -65,6 +68,8 @@ pub struct Policy {
     pub preview: PreviewConfig,
     /// The risk gate.
     pub risk: RiskGate,
+    /// Certificate issuance rules.
+    pub certs: CertConfig,
 }
 
 impl Policy {
@@ -74,10 +79,12 @@ impl Policy {
         let scheme = Scheme::new(&config.scheme)?;
         config.preview.check()?;
         config.risk.source()?;
+        config.certs.check().map_err(|e| Error::Config(e.to_string()))?;
         if let Some(team) = config.quotas.teams.keys().find(|team| scheme.team(team.as_str()).is_err()) {
             return Err(Error::Config(format!("quotas.teams.{team} is not a valid team name")));
         }
-        Ok(Policy { scheme, quotas: config.quotas.clone(), preview: config.preview, risk })
+        let certs = config.certs.clone();
+        Ok(Policy { scheme, quotas: config.quotas.clone(), preview: config.preview, risk, certs })
     }
 }
 
@@ -116,6 +123,9 @@ apps = 50
 min_ttl_seconds = 2
 [risk]
 policy_file = "/etc/nameplate/risk.rego"
+[certs]
+wildcards = false
+env_lifetime_seconds = { prod = 86400 }
 "#;
         let config: PolicyConfig = toml::from_str(text).unwrap();
         assert_eq!(config.risk.source().unwrap(), PolicySource::File(Path::new("/etc/nameplate/risk.rego")));
@@ -124,6 +134,8 @@ policy_file = "/etc/nameplate/risk.rego"
         assert_eq!(policy.quotas.limits(&Label::new("hr").unwrap()).apps, 50);
         assert_eq!(policy.quotas.limits(&Label::new("fin").unwrap()).apps, 5);
         assert!(policy.preview.ttl(Some(1)).is_err());
+        assert!(!policy.certs.wildcards);
+        assert_eq!(policy.certs.env_lifetime_seconds.get("prod"), Some(&86400));
     }
 
     #[test]

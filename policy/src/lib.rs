@@ -12,10 +12,13 @@
 //! - [`RiskGate`]: the Rego risk gate ([`DEFAULT_POLICY`]) that sends an app
 //!   [`Registration`] to [`Gate::Auto`], [`Gate::Annotated`] or [`Gate::Review`],
 //!   failing closed.
+//! - [`CertConfig`]: certificate issuance rules (names, lifetimes per env
+//!   and profile, key types, wildcards), deciding a [`CertDecision`].
 //! - [`PolicyConfig`]: the `[policy]` configuration table, and [`Policy`], all
 //!   of the above built from it.
 
 pub mod access;
+mod certs;
 mod config;
 mod error;
 mod label;
@@ -25,6 +28,7 @@ mod risk;
 mod scheme;
 
 pub use access::{Action, Owner, Principal, Role, Target};
+pub use certs::{CertConfig, CertDecision, CertError, CertKeyType, CertRequest, Profile};
 pub use config::{Policy, PolicyConfig, PolicySource, RiskConfig};
 pub use error::{Denial, Error};
 pub use label::{Label, MAX_LABEL_LEN};

@@ -29,6 +29,12 @@ pub struct Config {
     pub policy: policy::PolicyConfig,
     /// acme-dns compatibility (`/register`, `/update`).
     pub acme_dns: AcmeDns,
+    /// The built-in certificate authority.
+    #[serde(default)]
+    pub ca: CaConfig,
+    /// The ACME (RFC 8555) server under `/acme`.
+    #[serde(default)]
+    pub acme: Acme,
 }
 
 /// Logging settings.
@@ -157,6 +163,71 @@ pub struct AcmeDns {
     pub allow_anonymous_register: bool,
 }
 
+/// The ACME server (`[acme]`), served under `/acme` with URLs below
+/// `[ca] base_url`; its accounts and orders live in the CA's database.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Acme {
+    /// Whether `/acme` is served (false: 404).
+    pub enabled: bool,
+    /// Whether new accounts need External Account Binding (a team's key).
+    pub eab_required: bool,
+    /// Whether a team-bound account's names in zones the team owns here are
+    /// authorized at once, without a challenge.
+    pub pre_authorize: bool,
+    /// The port http-01 validation connects to.
+    pub http01_port: u16,
+}
+
+impl Default for Acme {
+    fn default() -> Self {
+        Self { enabled: true, eab_required: true, pre_authorize: true, http01_port: 80 }
+    }
+}
+
+/// The built-in CA (`[ca]`): its keys and database live in `<data_dir>/ca/`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaConfig {
+    /// The CA's name, used in the root's and intermediates' subjects.
+    pub name: String,
+    /// Base URL the CRL distribution points of leaves name
+    /// (`{base_url}/ca/crl/{region}.crl`).
+    pub base_url: String,
+    /// An operator-supplied root certificate (PEM path); with `root_key`.
+    pub root_cert: Option<PathBuf>,
+    /// The operator-supplied root's PKCS#8 key (PEM path); with `root_cert`.
+    pub root_key: Option<PathBuf>,
+    /// The longest leaf lifetime any intermediate signs, in seconds.
+    pub max_lifetime_seconds: u64,
+    /// The issuer domain CAA `issue` properties must name to allow issuance.
+    pub caa_identity: String,
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        Self {
+            name: "nameplate".to_owned(),
+            base_url: "https://localhost:8443".to_owned(),
+            root_cert: None,
+            root_key: None,
+            max_lifetime_seconds: 7 * 24 * 3600,
+            caa_identity: "nameplate".to_owned(),
+        }
+    }
+}
+
+impl CaConfig {
+    /// The operator's root, when both paths are set.
+    pub fn root(&self) -> Result<Option<(PathBuf, PathBuf)>> {
+        match (&self.root_cert, &self.root_key) {
+            (Some(cert), Some(key)) => Ok(Some((cert.clone(), key.clone()))),
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("ca.root_cert and ca.root_key go together"),
+        }
+    }
+}
+
 impl AcmeDns {
     /// The zone: as configured, or `acme.<platform>` when empty.
     pub fn zone_or_default(&self, platform: &str) -> String {
@@ -194,6 +265,11 @@ impl Config {
         anyhow::ensure!(!self.dns.listen.is_empty(), "dns.listen must name at least one address");
         anyhow::ensure!(!self.platform.nameservers.is_empty(), "platform.nameservers must not be empty");
         anyhow::ensure!(self.dns.tcp_max_connections > 0, "dns.tcp_max_connections must be at least 1");
+        anyhow::ensure!(
+            self.policy.certs.max_lifetime_seconds <= self.ca.max_lifetime_seconds,
+            "policy.certs.max_lifetime_seconds must not exceed ca.max_lifetime_seconds"
+        );
+        self.ca.root()?;
         Ok(())
     }
 }
@@ -291,5 +367,23 @@ mod tests {
         std::fs::write(&path, "[dns]\nworkerz = 3\n").expect("write");
         let error = Config::load(Some(&path)).expect_err("typo must fail");
         assert!(format!("{error:#}").contains("workerz"), "{error:#}");
+    }
+
+    #[test]
+    fn the_ca_section_defaults_and_is_checked() {
+        let config = Config::load(None).expect("default config");
+        assert_eq!((config.ca.name.as_str(), config.ca.base_url.as_str()), ("nameplate", "https://localhost:8443"));
+        assert_eq!(config.ca.max_lifetime_seconds, config.policy.certs.max_lifetime_seconds);
+        assert!(config.ca.root().expect("no root").is_none());
+        assert_eq!(config.policy.certs, policy::CertConfig::default(), "default.toml documents the defaults");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("n.toml");
+        std::fs::write(&path, "[ca]\nroot_cert = \"/r.pem\"\n").expect("write");
+        assert!(Config::load(Some(&path)).is_err(), "root_cert without root_key");
+        std::fs::write(&path, "[ca]\nmax_lifetime_seconds = 3600\n").expect("write");
+        assert!(Config::load(Some(&path)).is_err(), "policy longer than the CA allows");
+        std::fs::write(&path, "[ca]\nname = \"corp\"\n[policy.certs]\nwildcards = false\n").expect("write");
+        let config = Config::load(Some(&path)).expect("overlay");
+        assert_eq!((config.ca.name.as_str(), config.policy.certs.wildcards), ("corp", false));
     }
 }

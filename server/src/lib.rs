@@ -11,5 +11,6 @@
 pub mod authority;
 pub mod config;
 pub mod dns;
+pub mod https;
 pub mod seed;
 pub mod serve;

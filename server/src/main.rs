@@ -78,6 +78,9 @@ struct ServeArgs {
     /// The HTTP API listen address (overrides `http.listen`).
     #[arg(long = "http-listen", value_name = "ADDR:PORT")]
     http_listen: Option<SocketAddr>,
+    /// The base URL the CA and ACME name in their URLs (overrides `ca.base_url`).
+    #[arg(long = "ca-base-url", value_name = "URL")]
+    ca_base_url: Option<String>,
     /// UDP worker threads per address (overrides `dns.workers`).
     #[arg(long)]
     workers: Option<usize>,
@@ -156,6 +159,9 @@ fn serve_config(args: &ServeArgs) -> Result<Config> {
     }
     if let Some(addr) = args.http_listen {
         config.http.listen = addr;
+    }
+    if let Some(url) = &args.ca_base_url {
+        config.ca.base_url.clone_from(url);
     }
     if let Some(workers) = args.workers {
         config.dns.workers = workers;

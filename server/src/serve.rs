@@ -25,6 +25,7 @@ pub fn run(config: &Config) -> Result<()> {
     let transfers =
         Arc::new(dns::xfr::Transfers::new(store.clone(), secondaries.clone()).with_authority(updates.clone()));
     let catalog = catalog_zone(config)?;
+    let ca = open_ca(config, &policy, SystemTime::now())?;
     if let Some(catalog) = &catalog {
         api::sync_catalog_zone(&store, catalog, SystemTime::now()).context("synchronizing the catalog zone")?;
     }
@@ -75,7 +76,12 @@ pub fn run(config: &Config) -> Result<()> {
         let api_config = api::Config::new(policy)
             .with_acme_dns(acme.enabled, &acme.zone_or_default(&config.platform.zone), acme.allow_anonymous_register)
             .context("invalid [acme_dns]")?
-            .with_catalog_zone(catalog.clone());
+            .with_catalog_zone(catalog.clone())
+            .with_ca(ca.clone());
+        let api_config = match acme_edge(config, &ca)? {
+            Some(edge) => api_config.with_acme(edge),
+            None => api_config,
+        };
         let state = api::AppState::with_metrics(store.clone(), Arc::new(api::SystemClock), api_config, sources);
         authority.attach(state.clone());
         api::spawn_reaper(state.clone());
@@ -93,6 +99,61 @@ pub fn run(config: &Config) -> Result<()> {
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// Opens the built-in CA in `<data_dir>/ca/`: keys, the hierarchy (made at
+/// first start) and the one sled database at `<data_dir>/ca/db` that the
+/// certificate store and the ACME store ([`ca::issuance::Ca::db`]) share.
+pub fn open_ca(config: &Config, policy: &policy::Policy, now: SystemTime) -> Result<Arc<ca::issuance::Ca>> {
+    let spec = ca::pki::HierarchySpec {
+        ca_name: config.ca.name.clone(),
+        regions: regions(&policy.scheme),
+        root: config.ca.root()?,
+        crl_base_url: config.ca.base_url.trim_end_matches('/').to_owned(),
+        max_lifetime: Duration::from_secs(config.ca.max_lifetime_seconds),
+    };
+    let dir = config.data_dir.join("ca");
+    let ca = ca::issuance::Ca::open(&dir, &spec, &config.ca.caa_identity, now)
+        .with_context(|| format!("opening the CA in {}", dir.display()))?;
+    let regions: Vec<&str> = ca.hierarchy().regions().collect();
+    tracing::info!(dir = %dir.display(), ?regions, "the certificate authority is ready");
+    Ok(Arc::new(ca))
+}
+
+/// The ACME server over `ca`, as `[acme]` and `[ca] base_url` configure
+/// it; `None` when `[acme] enabled = false`.
+fn acme_edge(config: &Config, ca: &Arc<ca::issuance::Ca>) -> Result<Option<Arc<api::acme::AcmeEdge>>> {
+    if !config.acme.enabled {
+        return Ok(None);
+    }
+    let acme = ca::acme::AcmeConfig {
+        ca_identity: config.ca.caa_identity.clone(),
+        eab_required: config.acme.eab_required,
+        pre_authorize: config.acme.pre_authorize,
+        http01_port: config.acme.http01_port,
+        ..ca::acme::AcmeConfig::default()
+    };
+    let base_url = config.ca.base_url.trim_end_matches('/');
+    let edge = api::acme::AcmeEdge::open(ca.clone(), acme, base_url).context("opening the ACME server")?;
+    Ok(Some(Arc::new(edge)))
+}
+
+/// One intermediate per platform zone region, permitting the region-less
+/// zone(s) and its own zone; the region-less zone(s) alone are `default`.
+pub fn regions(scheme: &policy::Scheme) -> Vec<ca::pki::RegionSpec> {
+    let apex = |z: &policy::PlatformZone| z.apex().to_ascii().trim_end_matches('.').to_owned();
+    let shared: Vec<String> = scheme.zones().iter().filter(|z| z.region().is_none()).map(apex).collect();
+    let mut out = Vec::new();
+    if !shared.is_empty() {
+        out.push(ca::pki::RegionSpec { name: "default".to_owned(), permitted: shared.clone() });
+    }
+    for zone in scheme.zones() {
+        if let Some(region) = zone.region() {
+            let permitted = shared.iter().cloned().chain([apex(zone)]).collect();
+            out.push(ca::pki::RegionSpec { name: region.to_string(), permitted });
+        }
+    }
+    out
 }
 
 /// The DNS counters as a part of `GET /metrics` (here, so that `dns` does
@@ -221,4 +282,47 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod tests {
+    use super::*;
+
+    fn scheme(zones: &[(&str, Option<&str>)]) -> policy::Scheme {
+        let zones = zones
+            .iter()
+            .map(|(apex, region)| policy::ZoneConfig { apex: (*apex).into(), region: region.map(str::to_owned) })
+            .collect();
+        policy::Scheme::new(&policy::SchemeConfig { zones, ..policy::SchemeConfig::default() }).unwrap()
+    }
+
+    #[test]
+    fn regions_permit_their_zone_and_the_shared_one() {
+        let split = scheme(&[("apps.company.com", None), ("eu-apps.company.com", Some("eu"))]);
+        let specs: Vec<_> = regions(&split).into_iter().map(|r| (r.name, r.permitted)).collect();
+        let expected = vec![
+            ("default".to_owned(), vec!["apps.company.com".to_owned()]),
+            ("eu".to_owned(), vec!["apps.company.com".to_owned(), "eu-apps.company.com".to_owned()]),
+        ];
+        assert_eq!(specs, expected);
+        let only_regions = scheme(&[("us-apps.company.com", Some("us"))]);
+        let names: Vec<_> = regions(&only_regions).into_iter().map(|r| (r.name, r.permitted)).collect();
+        assert_eq!(names, vec![("us".to_owned(), vec!["us-apps.company.com".to_owned()])]);
+    }
+
+    #[test]
+    fn the_ca_opens_in_the_data_dir_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::load(None).unwrap();
+        config.data_dir = dir.path().to_path_buf();
+        let policy = build_policy(&config).unwrap();
+        let first = open_ca(&config, &policy, SystemTime::now()).unwrap();
+        let root = first.hierarchy().root_pem().to_owned();
+        assert!(dir.path().join("ca/db").is_dir());
+        drop(first);
+        let again = open_ca(&config, &policy, SystemTime::now()).unwrap();
+        assert_eq!(again.hierarchy().root_pem(), root, "the root is kept across starts");
+        assert!(again.hierarchy().chain_pem("default").is_some());
+    }
 }

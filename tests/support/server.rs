@@ -42,7 +42,8 @@ pub struct Server {
 
 impl Server {
     /// Starts `nameplate serve --data-dir DATA_DIR --dns-listen 127.0.0.1:PORT
-    /// --http-listen 127.0.0.1:PORT2 --workers 2` and waits until it answers a UDP SOA query for `zone`
+    /// --http-listen 127.0.0.1:PORT2 --ca-base-url http://127.0.0.1:PORT2
+    /// --workers 2` and waits until it answers a UDP SOA query for `zone`
     /// with NOERROR and the SOA record.
     pub fn start(data_dir: &Path, zone: &str) -> Result<Self> {
         Self::start_with_args(data_dir, zone, &[])
@@ -63,6 +64,7 @@ impl Server {
             .arg(addr.to_string())
             .arg("--http-listen")
             .arg(http_addr.to_string())
+            .args(["--ca-base-url", &format!("http://{http_addr}")])
             .args(["--workers", "2"])
             .args(extra)
             .stdin(Stdio::null())

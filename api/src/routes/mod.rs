@@ -27,6 +27,11 @@
 //! | `GET /api/v1/reviews`                    | admin                                   |
 //! | `POST /api/v1/reviews/{id}`              | admin                                   |
 //! | `GET /api/v1/audit?team=&since=&after=&limit=` | any token (non-admins: their team's) |
+//! | `POST /api/v1/certs`                     | admin, owners, members per name; ci: previews |
+//! | `POST /api/v1/certs/{serial}/revoke`     | admin, owners and members of its team   |
+//! | `GET /ca/root.pem`, `/ca/chain/{region}.pem`, `/ca/crl/{region}.crl` | anyone |
+//! | `POST /api/v1/teams/{team}/eab`       | admin, or an owner of that team         |
+//! | `/acme/*` (RFC 8555, `routes/acme/`)     | JWS-signed by an ACME account or key    |
 //! | `GET /api/v1/openapi.json`               | anyone                                  |
 //! | `POST /register` (acme-dns)              | admin, owners, members (anonymous if configured) |
 //! | `POST /update` (acme-dns)                | the registration's `X-Api-User`/`X-Api-Key`, from `allowfrom` |
@@ -37,9 +42,12 @@
 //! `documented()` registers every route of the OpenAPI document
 //! (`openapi.rs`) with its handler in one place.
 
+mod acme;
 mod acmedns;
 mod apps;
 mod audit;
+mod ca_files;
+mod certs;
 mod openapi;
 mod previews;
 mod reviews;
@@ -71,6 +79,7 @@ pub fn app(state: AppState) -> Router {
     openapi::Conventions.modify(&mut doc);
     let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
     routes
+        .merge(acme::routes(state.clone()))
         .route("/metrics", get(metrics::scrape))
         .route("/api/v1/openapi.json", get(move || openapi_json(doc.clone())))
         .fallback(not_found)
@@ -101,6 +110,12 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(reviews::list))
         .routes(routes!(reviews::decide))
         .routes(routes!(audit::list))
+        .routes(routes!(certs::issue))
+        .routes(routes!(certs::revoke))
+        .routes(routes!(ca_files::root))
+        .routes(routes!(ca_files::chain))
+        .routes(routes!(ca_files::crl))
+        .routes(routes!(acme::eab::create))
         .routes(routes!(acmedns::register))
         .routes(routes!(acmedns::update))
 }
@@ -133,6 +148,9 @@ mod app_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports failure
 mod audit_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod cert_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports failure
 mod tests;

@@ -28,6 +28,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
         (name = "previews", description = "Short-lived preview names of an app"),
         (name = "reviews", description = "Registrations the risk gate held"),
         (name = "audit", description = "Every change: who, what, when, why"),
+        (name = "certs", description = "Direct certificate issuance and the CA's root, chains and CRLs"),
         (name = "acme-dns", description = "acme-dns's /register and /update, for cert-manager's and lego's \
             acme-dns clients; errors in acme-dns's format"),
         (name = "operations", description = "Health, metrics and this document")
@@ -99,6 +100,12 @@ mod tests {
         ("get", "/api/v1/reviews"),
         ("post", "/api/v1/reviews/{id}"),
         ("get", "/api/v1/audit"),
+        ("post", "/api/v1/certs"),
+        ("post", "/api/v1/certs/{serial}/revoke"),
+        ("get", "/ca/root.pem"),
+        ("get", "/ca/chain/{file}"),
+        ("get", "/ca/crl/{file}"),
+        ("post", "/api/v1/teams/{team}/eab"),
         ("post", "/register"),
         ("post", "/update"),
     ];

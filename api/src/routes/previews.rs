@@ -125,6 +125,7 @@ pub(crate) async fn remove(
     let app = parse_name("app", &app)?;
     let pr = pr_number(&pr)?;
     let policy = state.config.policy.clone();
+    let ca = state.config.ca.clone();
     let by = who.clone();
     let fqdn = state
         .write(move |store, now| {
@@ -140,6 +141,14 @@ pub(crate) async fn remove(
             let mut tx = Transaction::new();
             previews_catalog::stage_remove(&mut tx, &policy, &preview, &by.author(), "api: delete preview")?;
             Audit::by(&by, &preview.team, "preview.delete", &fqdn).commit(store, tx, now)?;
+            if let Some(ca) = &ca {
+                let audit = Audit::by(&by, &preview.team, "cert.revoke", &fqdn)
+                    .why(json!({ "preview": fqdn, "reason": "preview deleted" }));
+                // The preview is gone either way; its certificates expire on their own.
+                if let Err(error) = crate::certs::revoke_below(&**ca, store, &fqdn, &audit, now) {
+                    tracing::error!(preview = %fqdn, %error, "could not revoke a deleted preview's certificates");
+                }
+            }
             Ok(fqdn)
         })
         .await?;
