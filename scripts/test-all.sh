@@ -6,7 +6,8 @@
 #   bash scripts/test-all.sh
 #
 # Installs the Debian packages the end-to-end tests need (Knot, NSD, kdig,
-# dig, nsupdate, knsupdate, dnsperf, python3, BIND, lego, Pebble, openssl)
+# dig, nsupdate, knsupdate, dnsperf, python3, BIND, lego, Pebble, openssl,
+# certbot with its rfc2136 plugin)
 # when a command is missing, and keeps their system services from running.
 # Runs as root in CI (CI=true, no stdin).
 set -euo pipefail
@@ -65,11 +66,14 @@ stop_services() {
 install_packages() {
   local -A pkg_of=([knotd]=knot [nsd]=nsd [dig]=dnsutils [kdig]=knot-dnsutils
     [dnsperf]=dnsperf [python3]=python3 [nsupdate]=dnsutils [knsupdate]=knot-dnsutils
-    [named]=bind9 [lego]=lego [pebble]=pebble [openssl]=openssl)
+    [named]=bind9 [lego]=lego [pebble]=pebble [openssl]=openssl [certbot]=certbot)
   local cmd need=()
   for cmd in "${!pkg_of[@]}"; do
     command -v "$cmd" >/dev/null || need+=("${pkg_of[$cmd]}")
   done
+  # certbot's rfc2136 plugin is a Python module of Debian's python3, not a command.
+  dpkg-query -W -f='${Status}' python3-certbot-dns-rfc2136 2>/dev/null | grep -q 'ok installed' ||
+    need+=(python3-certbot-dns-rfc2136)
   if ((${#need[@]} == 0)); then
     echo "all of ${!pkg_of[*]} present"
     [[ ${CI:-} == true ]] && stop_services
