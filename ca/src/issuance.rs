@@ -233,14 +233,18 @@ fn checked_key(decision: &CertDecision, key: KeyRequest) -> Result<(LeafKey, Opt
     }
 }
 
-fn allow_key(decision: &CertDecision, kind: KeyKind) -> Result<(), IssueError> {
-    let policy_type = match kind {
+/// The `[policy.certs] key_types` entry a subject key of `kind` falls under.
+pub fn policy_key_type(kind: KeyKind) -> CertKeyType {
+    match kind {
         KeyKind::P256 => CertKeyType::P256,
         KeyKind::P384 => CertKeyType::P384,
         KeyKind::Ed25519 => CertKeyType::Ed25519,
         KeyKind::Rsa { .. } => CertKeyType::Rsa,
-    };
-    match decision.allows_key(policy_type) && kind.acceptable() {
+    }
+}
+
+fn allow_key(decision: &CertDecision, kind: KeyKind) -> Result<(), IssueError> {
+    match decision.allows_key(policy_key_type(kind)) && kind.acceptable() {
         true => Ok(()),
         false => Err(IssueError::KeyType(format!("{kind:?}"))),
     }

@@ -105,6 +105,8 @@ fn sign(ctx: &Ctx, post: &Post, id: &str) -> Result<Reply, Failure> {
         .decode(body.csr.as_bytes())
         .map_err(|_| problem(ProblemType::BadCsr, "the csr is not unpadded base64url"))?;
     let csr = CheckedCsr::parse(&der).map_err(csr_problem)?;
+    let key_type = ca::issuance::policy_key_type(csr.key_kind());
+    ctx.state.config.policy.certs.check_key(key_type).map_err(|e| problem(ProblemType::BadPublicKey, e.to_string()))?;
     let zones = ctx.zones();
     let scheme = &ctx.state.config.policy.scheme;
     let names = PolicyLifetimes {

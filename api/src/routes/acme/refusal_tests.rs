@@ -9,7 +9,9 @@ use axum::http::{Method, StatusCode};
 use ca::acme::AcmeConfig;
 use serde_json::{Value, json};
 
-use super::tests::{BASE, NAME, P256, account_payload, answered_order, csr, first_der, path, ready, setup};
+use super::tests::{
+    BASE, NAME, P256, account_payload, answered_order, csr, first_der, path, ready, setup, setup_with_policy,
+};
 use crate::acme::testkeys::{TestKey, b64, jws};
 
 #[tokio::test]
@@ -79,6 +81,21 @@ async fn order_refusals() {
     acme.finalize(&key, &kid, &caa, &der).await.problem(403, "caa");
     let again = acme.post(&key, Some(&kid), path(&answered_order(&caa)), None).await;
     assert_eq!(again.json()["status"], "ready", "a CAA refusal leaves the order ready");
+}
+
+#[tokio::test]
+async fn finalize_refuses_a_key_type_the_policy_does_not_certify() {
+    let mut policy_config = policy::PolicyConfig::default();
+    policy_config.certs.key_types = vec![policy::CertKeyType::P256];
+    let acme = setup_with_policy(AcmeConfig::default(), "", policy_config).await;
+    let (key, kid, order) = ready(&acme).await;
+    let p384 = csr(acme.f.dir.path(), &["ec", "-pkeyopt", "ec_paramgen_curve:P-384"], &[NAME]);
+    acme.finalize(&key, &kid, &order, &p384).await.problem(400, "badPublicKey");
+    assert_eq!(acme.count("acme.chains"), 0, "nothing was issued");
+    let again = acme.post(&key, Some(&kid), path(&answered_order(&order)), None).await;
+    assert_eq!(again.json()["status"], "ready", "the order can still be finalized with an allowed key");
+    let p256 = csr(acme.f.dir.path(), P256, &[NAME]);
+    assert_eq!(acme.finalize(&key, &kid, &order, &p256).await.json()["status"], "valid");
 }
 
 #[tokio::test]

@@ -57,6 +57,11 @@ pub(super) struct Acme {
 }
 
 pub(super) async fn setup(config: AcmeConfig, extra: &str) -> Acme {
+    setup_with_policy(config, extra, policy::PolicyConfig::default()).await
+}
+
+/// [`setup`] with the policy `policy_config` instead of the default.
+pub(super) async fn setup_with_policy(config: AcmeConfig, extra: &str, policy_config: policy::PolicyConfig) -> Acme {
     let mut f = fixture();
     let clock = Arc::new(TestClock(AtomicU64::new(NOW)));
     publish(&f, extra, clock.now());
@@ -71,7 +76,7 @@ pub(super) async fn setup(config: AcmeConfig, extra: &str) -> Acme {
     };
     let ca = Arc::new(Ca::open(&f.dir.path().join("ca"), &spec, "nameplate", clock.now()).unwrap());
     let edge = Arc::new(AcmeEdge::open(ca.clone(), config, BASE).unwrap());
-    let policy = policy::Policy::new(&policy::PolicyConfig::default(), policy::RiskGate::default()).unwrap();
+    let policy = policy::Policy::new(&policy_config, policy::RiskGate::default()).unwrap();
     let config = Config::new(policy).with_ca(ca).with_acme(edge.clone());
     f.state = AppState::with_clock(f.store.clone(), clock.clone(), config);
     Acme { f, hr, clock, edge }
