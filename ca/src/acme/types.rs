@@ -111,8 +111,9 @@ impl Account {
 
 /// An External Account Binding key (RFC 8555 §7.3.4). Single use, as at
 /// Let's Encrypt: once an account is bound, the key binds no other account
-/// (a second account for the same team needs a new key).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// (a second account for the same team needs a new key). Its `Debug`
+/// leaves the HMAC key out, so a log line cannot carry it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EabKey {
     /// The key id the client puts in the EAB JWS `kid`.
     pub key_id: String,
@@ -126,6 +127,19 @@ pub struct EabKey {
     pub created_by: String,
     /// The account it bound, once used.
     pub bound_to: Option<AccountId>,
+}
+
+impl fmt::Debug for EabKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EabKey")
+            .field("key_id", &self.key_id)
+            .field("hmac_key", &"<redacted>")
+            .field("team", &self.team)
+            .field("created_at", &self.created_at)
+            .field("created_by", &self.created_by)
+            .field("bound_to", &self.bound_to)
+            .finish()
+    }
 }
 
 /// The longest name, in presentation form without the trailing dot.
@@ -244,6 +258,21 @@ pub fn dns01_txt_value(token: &str, thumbprint: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_eab_keys_debug_leaves_the_hmac_key_out() {
+        let key = EabKey {
+            key_id: "kid-1".into(),
+            hmac_key: b"secret-hmac-bytes".to_vec(),
+            team: "hr".into(),
+            created_at: SystemTime::UNIX_EPOCH,
+            created_by: "admin".into(),
+            bound_to: None,
+        };
+        let shown = format!("{key:?}");
+        assert!(shown.contains("kid-1") && shown.contains("<redacted>"), "{shown}");
+        assert!(!shown.contains("115, 101, 99") && !shown.contains("secret"), "{shown}");
+    }
 
     #[test]
     fn identifiers_are_lowercased_and_wildcards_split() {
