@@ -90,8 +90,8 @@ pub enum KeyRequest {
     Generate(KeyType),
 }
 
-/// A directly issued certificate.
-#[derive(Debug, Clone)]
+/// A directly issued certificate. Its `Debug` leaves the private key out.
+#[derive(Clone)]
 pub struct Issued {
     /// The certificate, its serial, validity and chain.
     pub cert: IssuedCert,
@@ -99,6 +99,17 @@ pub struct Issued {
     pub private_key_pem: Option<String>,
     /// The region whose intermediate signed it.
     pub region: String,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = self.private_key_pem.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Issued")
+            .field("serial", &self.cert.serial_hex)
+            .field("private_key_pem", &key)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The running CA: hierarchy, certificate store, shared database, CRLs.
