@@ -101,10 +101,9 @@ fn certbot_issues_renews_and_revokes_with_eab_and_dns01_over_rfc2136() {
             "--agree-tos",
             "-m",
             "hr@company.com",
-            "--eab-kid",
-            &kid,
-            "--eab-hmac-key",
-            &hmac,
+            // `=`: a base64url value may start with '-', which would read as a flag.
+            &format!("--eab-kid={kid}"),
+            &format!("--eab-hmac-key={hmac}"),
             "--dns-rfc2136",
             "--dns-rfc2136-credentials",
             ini,

@@ -54,7 +54,8 @@ fn lego(dir: &Path, setup: &Setup) -> PathBuf {
     let directory = format!("http://{}/acme/directory", setup.server.http_addr());
     let out = Command::new("timeout")
         .args(["300", "lego", "--server", &directory, "--email", "ci@hr.example", "--accept-tos"])
-        .args(["--eab", "--kid", &setup.eab.0, "--hmac", &setup.eab.1])
+        // `=`: a base64url value may start with '-', which would read as a flag.
+        .args(["--eab", &format!("--kid={}", setup.eab.0), &format!("--hmac={}", setup.eab.1)])
         .arg("--path")
         .arg(dir.join("lego"))
         .args(["--dns", "rfc2136", "--dns.resolvers", &dns, "--dns.disable-cp"])
