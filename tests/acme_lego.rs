@@ -9,11 +9,11 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nameplate_tests::Server;
-use nameplate_tests::api::{Api, admin_token};
-use serde_json::json;
+use nameplate_tests::api::{Api, eab_key, start_with_team, tsig_key};
+use nameplate_tests::server::run;
+use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego_rfc2136, openssl};
 
 const NAME: &str = "timesheet.hr.prod.apps.company.com";
 const WILDCARD: &str = "*.hr.prod.apps.company.com";
@@ -27,71 +27,38 @@ struct Setup {
 }
 
 fn setup(dir: &Path, extra_config: &str) -> Setup {
-    let config = dir.join("nameplate.toml");
-    fs::write(&config, extra_config).expect("config");
-    let data = dir.join("data");
-    let args = ["--config", config.to_str().expect("utf-8")];
-    let server = Server::start_with_args(&data, "apps.company.com.", &args).expect("start nameplate");
-    let admin = Api::connect(server.http_addr()).expect("api").with_token(&admin_token(&data).expect("token"));
-    admin.post("/api/v1/teams", &json!({"name": "hr"})).expect("team").expect_status(201).expect("201");
-    let eab = admin.post("/api/v1/teams/hr/eab", &json!({})).expect("eab");
-    eab.expect_status(201).expect("201");
-    let key = admin.post("/api/v1/teams/hr/tsig-keys", &json!({"name": "hr-lego", "algorithm": "hmac-sha256"}));
-    let key = key.expect("tsig key");
-    key.expect_status(201).expect("201");
-    Setup {
-        eab: (eab.str("key_id").expect("key_id"), eab.str("hmac_key").expect("hmac_key")),
-        tsig: (key.str("name").expect("name"), key.str("secret").expect("secret")),
-        server,
-        admin,
-    }
+    let (server, admin) = start_with_team(dir, extra_config, "hr");
+    let eab = eab_key(&admin, "hr");
+    let tsig = tsig_key(&admin, "hr", "hr-lego", "hmac-sha256");
+    Setup { server, admin, eab, tsig }
 }
 
 /// `lego run` for both names against nameplate's directory; returns the
 /// certificate files' directory, panicking with lego's output on failure.
 fn lego(dir: &Path, setup: &Setup) -> PathBuf {
-    let dns = setup.server.addr().to_string();
     let directory = format!("http://{}/acme/directory", setup.server.http_addr());
-    let out = Command::new("timeout")
-        .args(["300", "lego", "--server", &directory, "--email", "ci@hr.example", "--accept-tos"])
+    let mut cmd = lego_rfc2136(&dir.join("lego"), setup.server.addr(), &setup.tsig);
+    cmd.args(["--server", &directory])
         // `=`: a base64url value may start with '-', which would read as a flag.
         .args(["--eab", &format!("--kid={}", setup.eab.0), &format!("--hmac={}", setup.eab.1)])
-        .arg("--path")
-        .arg(dir.join("lego"))
-        .args(["--dns", "rfc2136", "--dns.resolvers", &dns, "--dns.disable-cp"])
-        .args(["-d", NAME, "-d", WILDCARD, "run"])
-        .env("RFC2136_NAMESERVER", &dns)
-        .env("RFC2136_TSIG_KEY", &setup.tsig.0)
-        .env("RFC2136_TSIG_SECRET", &setup.tsig.1)
-        .env("RFC2136_TSIG_ALGORITHM", "hmac-sha256.")
-        .env("RFC2136_SEQUENCE_INTERVAL", "1")
-        .output()
-        .expect("lego runs (apt-get install lego)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "lego failed:\n{text}\nnameplate:\n{}", setup.server.log_tail());
+        .args(["-d", NAME, "-d", WILDCARD, "run"]);
+    let out = run(&mut cmd, CLIENT_DEADLINE).expect("lego runs (apt-get install lego)");
+    assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}", out.text(), setup.server.log_tail());
     dir.join("lego/certificates")
-}
-
-/// Runs openssl with `args`; returns (success, stdout + stderr).
-fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl").args(args).output().expect("openssl runs");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 /// The issued chain verifies against the root served at `/ca/root.pem`,
 /// names both identifiers, and its intermediate is name-constrained.
 fn check_certificate(dir: &Path, certs: &Path, setup: &Setup) {
-    let root = setup.admin.get("/ca/root.pem").expect("root");
-    let root_path = dir.join("root.pem");
-    fs::write(&root_path, root.body.as_str().expect("the root as text")).expect("root file");
+    let root = dir.join("root.pem");
+    fs::write(&root, setup.admin.get("/ca/root.pem").expect("root").text().expect("PEM")).expect("root file");
     let leaf = certs.join(format!("{NAME}.crt"));
     let issuer = certs.join(format!("{NAME}.issuer.crt"));
+    assert_chain_verifies(&root, &issuer, &leaf);
     let path = |p: &Path| p.to_str().expect("utf-8").to_owned();
-    let (ok, out) = openssl(&["verify", "-CAfile", &path(&root_path), "-untrusted", &path(&issuer), &path(&leaf)]);
-    assert!(ok && out.contains(": OK"), "{out}");
-    let (_, text) = openssl(&["x509", "-noout", "-ext", "subjectAltName", "-in", &path(&leaf)]);
-    assert!(text.contains(&format!("DNS:{NAME}")) && text.contains(&format!("DNS:{WILDCARD}")), "{text}");
-    let (_, text) = openssl(&["x509", "-noout", "-text", "-in", &path(&issuer)]);
+    let sans = openssl(&["x509", "-noout", "-ext", "subjectAltName", "-in", &path(&leaf)]).expect("openssl").stdout;
+    assert!(sans.contains(&format!("DNS:{NAME}")) && sans.contains(&format!("DNS:{WILDCARD}")), "{sans}");
+    let text = openssl(&["x509", "-noout", "-text", "-in", &path(&issuer)]).expect("openssl").stdout;
     assert!(text.contains("Permitted:") && text.contains("DNS:apps.company.com"), "{text}");
 }
 

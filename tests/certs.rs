@@ -5,7 +5,6 @@
 //! CRL.
 
 use std::path::Path;
-use std::process::Command;
 
 use nameplate_tests::api::{admin_token, mint, start};
 use serde_json::json;
@@ -13,8 +12,8 @@ use serde_json::json;
 const NAME: &str = "shop.hr.dev.apps.company.com";
 
 fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl").args(args).output().expect("openssl runs");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = nameplate_tests::tools::openssl(args).expect("openssl runs");
+    (out.ok(), out.text())
 }
 
 fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> String {
@@ -24,7 +23,7 @@ fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> String {
 }
 
 fn text(reply: &nameplate_tests::api::Reply) -> String {
-    reply.body.as_str().expect("a text body").to_owned()
+    reply.text().expect("a text body")
 }
 
 #[test]

@@ -15,9 +15,11 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nameplate_tests::api::{Api, admin_token, ask};
+use nameplate_tests::api::{ask, start_with_team, tsig_key};
 use nameplate_tests::dns::rcode;
-use nameplate_tests::{Server, free_port};
+use nameplate_tests::free_port;
+use nameplate_tests::server::{CmdOutput, run};
+use nameplate_tests::tools::{CLIENT_DEADLINE, lego_rfc2136, openssl};
 use serde_json::json;
 
 const NAME: &str = "timesheet.hr.prod.apps.company.com";
@@ -33,17 +35,27 @@ impl Pebble {
     /// Starts Pebble in `dir`, resolving through `dns`.
     fn start(dir: &Path, dns: SocketAddr) -> Self {
         let (cert, key) = (dir.join("pebble.crt"), dir.join("pebble.key"));
-        let made = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
-            .args(["-subj", "/CN=pebble", "-addext", "subjectAltName=IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl runs");
-        assert!(made.success(), "openssl made Pebble's certificate");
+        let (cert_path, key_path) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
+        let made = openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=pebble",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            key_path,
+            "-out",
+            cert_path,
+        ]);
+        assert!(made.as_ref().is_ok_and(CmdOutput::ok), "openssl made Pebble's certificate: {made:?}");
         let listen = SocketAddr::from(([127, 0, 0, 1], free_port().expect("port")));
         let config = json!({"pebble": {
             "listenAddress": listen.to_string(),
@@ -88,54 +100,28 @@ fn wait_for_listener(addr: SocketAddr) {
 }
 
 /// Runs `lego run` for both names with the rfc2136 provider pointed at
-/// nameplate and the TSIG key `(name, secret)`; returns lego's output.
-fn lego(dir: &Path, pebble: &Pebble, dns: SocketAddr, key: (&str, &str)) -> String {
-    let out = Command::new("timeout")
-        .args(["300", "lego", "--server", &pebble.directory, "--email", "ci@hr.example", "--accept-tos"])
-        .arg("--path")
-        .arg(dir.join("lego"))
-        .args(["--dns", "rfc2136", "--dns.resolvers", &dns.to_string(), "--dns.disable-cp"])
-        .args(["-d", NAME, "-d", WILDCARD, "run"])
-        .env("LEGO_CA_CERTIFICATES", dir.join("pebble.crt"))
-        .env("RFC2136_NAMESERVER", dns.to_string())
-        .env("RFC2136_TSIG_KEY", key.0)
-        .env("RFC2136_TSIG_SECRET", key.1)
-        .env("RFC2136_TSIG_ALGORITHM", "hmac-sha256.")
-        .env("RFC2136_SEQUENCE_INTERVAL", "1")
-        .output()
-        .expect("lego runs (apt-get install lego)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "lego failed:\n{text}");
-    text
-}
-
-/// The subjectAltName extension of the certificate at `path`, as openssl prints it.
-fn subject_alt_names(path: &Path) -> String {
-    let out = Command::new("openssl")
-        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
-        .arg(path)
-        .output()
-        .expect("openssl runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// nameplate and the TSIG key `key`; returns lego's output.
+fn lego(dir: &Path, pebble: &Pebble, dns: SocketAddr, key: &(String, String)) -> String {
+    let mut cmd = lego_rfc2136(&dir.join("lego"), dns, key);
+    cmd.args(["--server", &pebble.directory, "-d", NAME, "-d", WILDCARD, "run"])
+        .env("LEGO_CA_CERTIFICATES", dir.join("pebble.crt"));
+    let out = run(&mut cmd, CLIENT_DEADLINE).expect("lego runs (apt-get install lego)");
+    assert!(out.ok(), "lego failed:\n{}", out.text());
+    out.text()
 }
 
 #[test]
 fn lego_rfc2136_presents_and_cleans_up_dns01_records_in_nameplate() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("data");
-    let server = Server::start(&data, "apps.company.com.").expect("start nameplate");
-    let admin = Api::connect(server.http_addr()).expect("api").with_token(&admin_token(&data).expect("token"));
-    admin.post("/api/v1/teams", &json!({"name": "hr"})).expect("team").expect_status(201).expect("201");
-    let key = admin.post("/api/v1/teams/hr/tsig-keys", &json!({"name": "hr-lego", "algorithm": "hmac-sha256"}));
-    let key = key.expect("key");
-    key.expect_status(201).expect("201");
-    let (key_name, secret) = (key.str("name").expect("name"), key.str("secret").expect("secret"));
+    let (server, admin) = start_with_team(dir.path(), "", "hr");
+    let key = tsig_key(&admin, "hr", "hr-lego", "hmac-sha256");
 
     let pebble = Pebble::start(dir.path(), server.addr());
-    let output = lego(dir.path(), &pebble, server.addr(), (&key_name, &secret));
+    let output = lego(dir.path(), &pebble, server.addr(), &key);
 
     let cert = dir.path().join(format!("lego/certificates/{NAME}.crt"));
-    let sans = subject_alt_names(&cert);
+    let sans = openssl(&["x509", "-noout", "-ext", "subjectAltName", "-in", cert.to_str().expect("utf-8")]);
+    let sans = sans.expect("openssl").stdout;
     assert!(sans.contains(&format!("DNS:{NAME}")) && sans.contains(&format!("DNS:{WILDCARD}")), "{sans}\n{output}");
 
     // Both challenge names were written by the key and removed again.
@@ -148,5 +134,5 @@ fn lego_rfc2136_presents_and_cleans_up_dns01_records_in_nameplate() {
         assert!(touching("added") >= 1 && touching("removed") >= 1, "{challenge} added and removed: {audit}");
         assert_eq!(ask(&server, &challenge, hickory_proto::rr::RecordType::TXT).rcode, rcode::NXDOMAIN);
     }
-    assert!(updates.iter().all(|e| e["who"] == json!({"tsig_key": key_name, "team": "hr"})), "{audit}");
+    assert!(updates.iter().all(|e| e["who"] == json!({"tsig_key": key.0, "team": "hr"})), "{audit}");
 }

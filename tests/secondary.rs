@@ -9,15 +9,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nameplate_tests::api::{Api, admin_token};
-use nameplate_tests::tools::{ZoneRrsets, diff_zones, kdig, parse_zone};
+use nameplate_tests::api::{Api, admin_token, tsig_key};
+use nameplate_tests::server::CmdOutput;
+use nameplate_tests::tools::{ZoneRrsets, diff_zones, kdig, parse_zone, update_tool};
 use nameplate_tests::{Server, free_port, zone_import};
 use serde_json::json;
 
@@ -230,12 +230,12 @@ fn secondary_follows_a_team_zone(server: &Server, secondary: &Secondary, api: &A
     api.patch("/api/v1/zones/hr.apps.company.com/rrsets", &body).expect("patch").expect_status(204).expect("204");
     wait_until("www.hr", secondary, || short(secondary.addr, "www.hr.apps.company.com", "A") == "192.0.2.10");
 
-    let key =
-        api.post("/api/v1/teams/hr/tsig-keys", &json!({"name": "hr-ci", "algorithm": "hmac-sha256"})).expect("key");
-    key.expect_status(201).expect("201");
-    let spec = format!("hmac-sha256:{}:{}", key.str("name").expect("name"), key.str("secret").expect("secret"));
+    let (key, secret) = tsig_key(api, "hr", "hr-ci", "hmac-sha256");
+    let spec = format!("hmac-sha256:{key}:{secret}");
     let txt = "_acme-challenge.www.hr.apps.company.com. 60 TXT \"from-nsupdate\"";
-    nsupdate(server.addr(), &spec, "hr.apps.company.com", &[&format!("update add {txt}")]);
+    let sent =
+        update_tool("nsupdate", server.addr(), &spec, false, "hr.apps.company.com", &[format!("update add {txt}")]);
+    assert!(sent.as_ref().is_ok_and(CmdOutput::ok), "nsupdate failed: {sent:?}");
     let challenge = "_acme-challenge.www.hr.apps.company.com";
     wait_until("the UPDATE", secondary, || short(secondary.addr, challenge, "TXT") == "\"from-nsupdate\"");
 
@@ -272,27 +272,6 @@ fn bind_follows_the_catalog_zone_and_every_api_change_with_tsig() {
     let log = bind.log();
     assert!(log.contains("adding zone 'hr.apps.company.com' from catalog"), "{log}");
     assert!(log.contains("TSIG 'knot-secondary'"), "transfers were signed: {log}");
-}
-
-/// Runs nsupdate against `server` with the TSIG `key` (`alg:name:secret`),
-/// sending `lines` for `zone`; panics with its output when it fails.
-fn nsupdate(server: SocketAddr, key: &str, zone: &str, lines: &[&str]) {
-    let mut script = format!("server {} {}\nzone {zone}\n", server.ip(), server.port());
-    for line in lines {
-        writeln!(script, "{line}").expect("test");
-    }
-    script.push_str("send\n");
-    let mut child = Command::new("nsupdate")
-        .args(["-t", "5", "-y", key])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nsupdate (apt-get install dnsutils)");
-    child.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("script");
-    let out = child.wait_with_output().expect("nsupdate finishes");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "nsupdate failed: {text}");
 }
 
 /// A master file of `records` records (A, AAAA, TXT, MX) below `origin`.

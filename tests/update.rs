@@ -9,8 +9,6 @@
 //!
 //! lego's `rfc2136` provider has its own test (`lego_rfc2136.rs`).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
@@ -18,9 +16,10 @@ use hickory_proto::rr::rdata::{A, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use nameplate::dns::authority::{Algorithm, TsigKey};
 use nameplate::dns::tsig::{self, Signer};
+use nameplate_tests::Server;
 use nameplate_tests::api::{Api, admin_token, ask, mint, start};
 use nameplate_tests::dns::{rcode, send_udp};
-use nameplate_tests::{Server, tools};
+use nameplate_tests::tools::{self, update_tool};
 use serde_json::json;
 
 const ZONE: &str = "apps.company.com.";
@@ -73,49 +72,16 @@ fn setup(data: &std::path::Path) -> (Server, Api, Api, Vec<Key>) {
     (server, owner, admin, keys)
 }
 
-/// Runs `tool` (nsupdate or knsupdate) with `args` and the script on stdin;
-/// returns (success, stdout + stderr).
-fn run_tool(tool: &str, args: &[&str], script: &str) -> (bool, String) {
-    let mut child = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{tool} runs (install dnsutils / knot-dnsutils): {e}"));
-    child.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("script written");
-    let out = child.wait_with_output().expect("tool finishes");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
-
-fn script(server: &Server, lines: &[String]) -> String {
-    let addr = server.addr();
-    let mut text = format!("server {} {}\nzone {ZONE}\n", addr.ip(), addr.port());
-    for line in lines {
-        text.push_str(line);
-        text.push('\n');
-    }
-    text.push_str("send\n");
-    text
-}
-
-/// nsupdate with `key`, over TCP when `tcp`.
+/// nsupdate with `key`, over TCP when `tcp`; returns (success, output).
 fn nsupdate(server: &Server, key: &str, tcp: bool, lines: &[String]) -> (bool, String) {
-    let mut args = vec!["-t", "5", "-y", key];
-    if tcp {
-        args.push("-v");
-    }
-    run_tool("nsupdate", &args, &script(server, lines))
+    let out = update_tool("nsupdate", server.addr(), key, tcp, ZONE, lines).expect("nsupdate runs (dnsutils)");
+    (out.ok(), out.text())
 }
 
-/// knsupdate with `key`, over TCP when `tcp`.
+/// knsupdate with `key`, over TCP when `tcp`; returns (success, output).
 fn knsupdate(server: &Server, key: &str, tcp: bool, lines: &[String]) -> (bool, String) {
-    let mut args = vec!["-t", "5", "-y", key];
-    if tcp {
-        args.push("-v");
-    }
-    run_tool("knsupdate", &args, &script(server, lines))
+    let out = update_tool("knsupdate", server.addr(), key, tcp, ZONE, lines).expect("knsupdate runs (knot-dnsutils)");
+    (out.ok(), out.text())
 }
 
 fn serial(admin: &Api) -> u64 {

@@ -15,6 +15,7 @@
 //! certificate is revoked (`superseded`) so that no unaudited certificate
 //! stays valid.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -167,25 +168,33 @@ pub(crate) fn revoke(
     Ok(())
 }
 
+/// Revokes the certificates of a removed preview with `audit` (a
+/// `cert.revoke` note) for each. A failure is logged, not returned: the
+/// preview is gone either way, and its certificates expire on their own.
+pub(crate) fn revoke_preview(ca: &dyn CertAuthority, store: &Store, fqdn: &str, audit: &Audit, now: SystemTime) {
+    match revoke_below(ca, store, fqdn, audit, now) {
+        Ok(serials) if !serials.is_empty() => tracing::info!(preview = %fqdn, ?serials, "certificates revoked"),
+        Ok(_) => {}
+        Err(error) => tracing::error!(preview = %fqdn, %error, "could not revoke a preview's certificates"),
+    }
+}
+
 /// Revokes (cessationOfOperation) every unrevoked certificate with a name at
 /// or below `name` (a preview that expired or was deleted); returns the
 /// serials. `audit` is the note for each (its target becomes the serial).
-pub(crate) fn revoke_below(
+fn revoke_below(
     ca: &dyn CertAuthority,
     store: &Store,
     name: &str,
     audit: &Audit,
     now: SystemTime,
 ) -> Result<Vec<String>, ApiError> {
-    let rev = reversed(name);
-    let mut serials: Vec<String> = Vec::new();
-    for prefix in [format!("certname/{rev}/"), format!("certname/{rev}.")] {
-        for (_, serial) in store.catalog_scan(prefix.as_bytes())? {
-            serials.push(String::from_utf8_lossy(&serial).into_owned());
+    let mut serials = BTreeSet::new();
+    for prefix in subtree_prefixes(name) {
+        for (_, serial) in store.catalog_scan(&prefix)? {
+            serials.insert(String::from_utf8_lossy(&serial).into_owned());
         }
     }
-    serials.sort();
-    serials.dedup();
     let mut revoked = Vec::new();
     for serial in serials {
         let Some(entry) = get(store, &serial)?.filter(|e| !e.revoked) else { continue };
@@ -200,7 +209,19 @@ fn entry_key(serial: &str) -> Vec<u8> {
 }
 
 fn name_key(name: &str, serial: &str) -> Vec<u8> {
-    format!("certname/{}/{serial}", reversed(name)).into_bytes()
+    format!("{}/{serial}", names_prefix(name)).into_bytes()
+}
+
+/// The prefixes of the [`name_key`]s of `name` itself and of every name
+/// below it.
+fn subtree_prefixes(name: &str) -> [Vec<u8>; 2] {
+    let prefix = names_prefix(name);
+    [format!("{prefix}/").into_bytes(), format!("{prefix}.").into_bytes()]
+}
+
+/// `certname/<name, labels reversed>`.
+fn names_prefix(name: &str) -> String {
+    format!("certname/{}", reversed(name))
 }
 
 /// `a.b.c` -> `c.b.a`, lowercase.
@@ -270,6 +291,17 @@ mod tests {
         assert_eq!(reversed("pr-1.web.hr.preview.apps.company.com."), "com.company.apps.preview.hr.web.pr-1");
         assert_eq!(reversed("*.x.Apps.com"), "com.apps.x.*");
         assert_eq!(name_key("a.b", "ff"), b"certname/b.a/ff".to_vec());
+    }
+
+    #[test]
+    fn a_subtree_scan_finds_the_name_and_below_but_not_siblings() {
+        let preview = "pr-7.web.hr.preview.apps.company.com";
+        let found = |name: &str| subtree_prefixes(preview).iter().any(|p| name_key(name, "ff").starts_with(p));
+        assert!(found(preview));
+        assert!(found("*.pr-7.web.hr.preview.apps.company.com"));
+        assert!(found("a.b.PR-7.web.hr.preview.apps.company.com."));
+        assert!(!found("pr-70.web.hr.preview.apps.company.com"));
+        assert!(!found("web.hr.preview.apps.company.com"));
     }
 
     #[test]

@@ -46,11 +46,13 @@ pub(crate) fn reap_with(
     let mut reaped = Vec::new();
     for preview in expired(&entries, now) {
         match remove(store, policy, preview, now) {
-            Ok(()) if ca.is_some() => {
-                revoke_certs(ca, store, preview, now);
+            Ok(()) => {
+                if let Some(ca) = ca {
+                    let audit = Audit::system(REAPER, &preview.team, "cert.revoke", &preview.fqdn);
+                    certs::revoke_preview(ca, store, &preview.fqdn, &audit, now);
+                }
                 reaped.push(preview.fqdn.clone());
             }
-            Ok(()) => reaped.push(preview.fqdn.clone()),
             Err(error) => tracing::error!(preview = %preview.fqdn, %error, "could not remove an expired preview"),
         }
     }
@@ -65,19 +67,6 @@ fn remove(store: &Store, policy: &policy::Policy, preview: &PreviewRecord, now: 
     let audit = Audit::system(REAPER, &preview.team, "preview.expire", &preview.fqdn);
     audit.why(serde_json::json!({ "expires_at": preview.expires_at })).commit(store, tx, now)?;
     Ok(())
-}
-
-/// Revokes the certificates of an expired preview; a failure is logged (the
-/// preview is gone either way, and the certificate expires on its own).
-fn revoke_certs(ca: Option<&dyn CertAuthority>, store: &Store, preview: &PreviewRecord, now: SystemTime) {
-    let Some(ca) = ca else { return };
-    let audit = Audit::system(REAPER, &preview.team, "cert.revoke", &preview.fqdn)
-        .why(serde_json::json!({ "preview": preview.fqdn, "reason": "preview expired" }));
-    match certs::revoke_below(ca, store, &preview.fqdn, &audit, now) {
-        Ok(serials) if !serials.is_empty() => tracing::info!(preview = %preview.fqdn, ?serials, "certificates revoked"),
-        Ok(_) => {}
-        Err(error) => tracing::error!(preview = %preview.fqdn, %error, "could not revoke a preview's certificates"),
-    }
 }
 
 /// Starts the reaper on the current tokio runtime.

@@ -11,8 +11,9 @@
 //! over the zone view the caller passes; there is no ACME account, so
 //! `accounturi`-bound properties refuse, and the name counts as
 //! pre-authorized by ownership) and an issuer whose name constraints cover
-//! every name. Then: `reserve_serial` (flushed) -> `issue` ->
-//! `record_issued` (flushed). The calls block; run them on a blocking thread.
+//! every name. Then [`Ca::sign`], the signing path ACME uses too:
+//! `reserve_serial` (flushed) -> `issue` -> `record_issued` (flushed). The
+//! calls block; run them on a blocking thread.
 //!
 //! CRLs: [`Ca::crl`] serves a cached DER CRL per region, regenerated when
 //! the region's revocations changed (through [`Ca::revoke`] or directly in
@@ -78,6 +79,10 @@ pub enum IssueError {
     /// The database could not be opened.
     #[error("CA database: {0}")]
     Db(#[from] sled::Error),
+    /// The database could not be opened (its lock still held, say); boxed,
+    /// as the zones error is large and this path is rare.
+    #[error("CA database: {0}")]
+    Open(Box<zones::Error>),
 }
 
 /// What to certify: a CSR (DER) or a key the CA generates.
@@ -136,7 +141,7 @@ impl Ca {
     /// `issue` properties must name (e.g. `nameplate`).
     pub fn open(dir: &Path, spec: &HierarchySpec, caa_identity: &str, now: SystemTime) -> Result<Ca, IssueError> {
         create_private_dir(dir)?;
-        let db = sled::open(dir.join("db"))?;
+        let db = zones::open_sled(&dir.join("db")).map_err(|e| IssueError::Open(Box::new(e)))?;
         let hierarchy = Hierarchy::load_or_create(dir, spec, now)?;
         let store = CertStore::open(&db)?;
         let caa_identity = caa_identity.to_owned();
@@ -168,17 +173,29 @@ impl Ca {
     ) -> Result<Issued, IssueError> {
         let (leaf_key, private_key_pem) = checked_key(decision, key)?;
         check_caa_all(caa, decision.names(), &self.caa_identity)?;
-        let issuer = self.issuer_for(decision.names())?;
-        let serial = self.store.reserve_serial()?;
-        let cert = issuer.issue(approve(decision), leaf_key, serial, now)?;
-        let meta = CertMeta {
-            region: issuer.region().to_owned(),
-            names: decision.names().to_vec(),
-            not_after: cert.not_after,
-            owner: format!("team:{}", decision.team()),
-        };
-        self.store.record_issued(&cert, meta)?;
+        let (cert, issuer) = self.sign(approve(decision), leaf_key, decision.team().as_str(), now)?;
         Ok(Issued { cert, private_key_pem, region: issuer.region().to_owned() })
+    }
+
+    /// The one signing path, for direct issuance and ACME alike: the issuer
+    /// whose constraints cover every approved name, a serial reserved
+    /// (flushed) before signing, the certificate recorded (flushed) for
+    /// `team` before it is returned with its issuer.
+    pub fn sign(
+        &self,
+        approved: Approved,
+        key: LeafKey,
+        team: &str,
+        now: SystemTime,
+    ) -> Result<(IssuedCert, &Issuer), IssueError> {
+        let issuer = self.issuer_for(approved.names())?;
+        let names = approved.names().to_vec();
+        let serial = self.store.reserve_serial()?;
+        let cert = issuer.issue(approved, key, serial, now)?;
+        let owner = format!("team:{team}");
+        let meta = CertMeta { region: issuer.region().to_owned(), names, not_after: cert.not_after, owner };
+        self.store.record_issued(&cert, meta)?;
+        Ok((cert, issuer))
     }
 
     /// Revokes a certificate; the region's next CRL lists it.

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use zones::Name;
 
 use crate::scheme::{normalize, relative_labels};
-use crate::{Action, Denial, Label, NameKind, Principal, Role, Scheme, Target};
+use crate::{Action, Label, NameKind, Principal, Role, Scheme, Target};
 
 const HOUR: u64 = 3600;
 
@@ -238,15 +238,9 @@ impl CertConfig {
         if scheme.zone_containing(&base).is_none() {
             return Err(CertError::OutsidePlatform(text));
         }
+        // ci may not write records (authorize says so), but may certify its previews.
         let preview = matches!(scheme.parse(&base).map(|a| a.kind()), Ok(NameKind::Preview { .. }));
-        let action = match (who.role, preview) {
-            (Role::Ci, true) => Action::CreatePreview,
-            (Role::Ci, false) => {
-                let denial = Denial::Role { role: Role::Ci, action: Action::WriteRecords };
-                return Err(CertError::Policy(denial.into()));
-            }
-            _ => Action::WriteRecords,
-        };
+        let action = if who.role == Role::Ci && preview { Action::CreatePreview } else { Action::WriteRecords };
         scheme.authorize(who, action, Target::Name { name: &base, zone })?;
         Ok(text)
     }
@@ -263,31 +257,27 @@ impl CertConfig {
 
     /// The lifetime of one name's environment, in seconds.
     fn env_lifetime(&self, scheme: &Scheme, name: &Name) -> u64 {
-        env_of(scheme, &normalize(name))
-            .and_then(|env| self.env_lifetime_seconds.get(&env).copied())
+        let name = normalize(name);
+        env_of(scheme, &name)
+            .and_then(|env| self.env_lifetime_seconds.get(env).copied())
             .unwrap_or(self.default_lifetime_seconds)
     }
 }
 
 /// The environment a name lives in: the label right below its platform
-/// zone when that is an environment (previews' included).
-fn env_of(scheme: &Scheme, name: &Name) -> Option<String> {
-    if let Ok(app) = scheme.parse(name) {
-        return Some(match app.kind() {
-            NameKind::Preview { .. } => scheme.preview_env().to_string(),
-            NameKind::Stable => app.env().to_string(),
-        });
-    }
+/// zone when that is an environment (so an app's env, and the preview env
+/// for previews, as [`Scheme::parse`] would find them).
+fn env_of<'a>(scheme: &Scheme, name: &'a Name) -> Option<&'a str> {
     let zone = scheme.zone_containing(name)?;
     let labels = relative_labels(name, zone.apex())?;
-    labels.last().filter(|l| scheme.env(l).is_ok()).map(|l| (*l).to_owned())
+    labels.last().copied().filter(|l| scheme.env(l).is_ok())
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a panic is how a test reports failure
 mod tests {
     use super::*;
-    use crate::SchemeConfig;
+    use crate::{Denial, SchemeConfig};
 
     fn scheme() -> Scheme {
         Scheme::new(&SchemeConfig::default()).unwrap()
@@ -320,6 +310,7 @@ mod tests {
         assert_eq!(lifetime(&["web.hr.dev.apps.company.com."], Profile::Default, None), 24 * HOUR);
         assert_eq!(lifetime(&["pr-3.web.hr.preview.apps.company.com."], Profile::Default, None), 6 * HOUR);
         assert_eq!(lifetime(&["x.web.hr.prod.apps.company.com."], Profile::Default, None), 7 * 24 * HOUR);
+        assert_eq!(lifetime(&["*.pr-3.web.hr.preview.apps.company.com."], Profile::Default, None), 6 * HOUR);
         assert_eq!(lifetime(&["www.hr.apps.company.com."], Profile::Default, None), 24 * HOUR);
         let mixed = ["web.hr.prod.apps.company.com.", "web.hr.dev.apps.company.com."];
         assert_eq!(lifetime(&mixed, Profile::Default, None), 24 * HOUR);
@@ -357,6 +348,10 @@ mod tests {
         let stable = pairs(&["web.hr.prod.apps.company.com."]);
         let stable = config.decide(&scheme(), &who(Role::Ci, "hr"), &request(&stable, Profile::Default, None));
         assert!(matches!(stable, Err(CertError::Policy(crate::Error::Denied(Denial::Role { .. })))));
+        assert!(matches!(
+            stable,
+            Err(CertError::Policy(crate::Error::Denied(Denial::Role { role: Role::Ci, action: Action::WriteRecords })))
+        ));
         let other = pairs(&["pr-2.web.fin.preview.apps.company.com."]);
         let other = config.decide(&scheme(), &who(Role::Ci, "hr"), &request(&other, Profile::Default, None));
         assert!(matches!(other, Err(CertError::Policy(crate::Error::Denied(Denial::OtherTeam { .. })))));

@@ -218,6 +218,11 @@ impl Default for CaConfig {
 }
 
 impl CaConfig {
+    /// `base_url` without a trailing slash, as URLs are built on it.
+    pub fn base(&self) -> &str {
+        self.base_url.trim_end_matches('/')
+    }
+
     /// The operator's root, when both paths are set.
     pub fn root(&self) -> Result<Option<(PathBuf, PathBuf)>> {
         match (&self.root_cert, &self.root_key) {

@@ -109,7 +109,7 @@ pub fn open_ca(config: &Config, policy: &policy::Policy, now: SystemTime) -> Res
         ca_name: config.ca.name.clone(),
         regions: regions(&policy.scheme),
         root: config.ca.root()?,
-        crl_base_url: config.ca.base_url.trim_end_matches('/').to_owned(),
+        crl_base_url: config.ca.base().to_owned(),
         max_lifetime: Duration::from_secs(config.ca.max_lifetime_seconds),
     };
     let dir = config.data_dir.join("ca");
@@ -126,15 +126,18 @@ fn acme_edge(config: &Config, ca: &Arc<ca::issuance::Ca>) -> Result<Option<Arc<a
     if !config.acme.enabled {
         return Ok(None);
     }
+    let certs = &config.policy.certs;
+    let profile =
+        |name: &str, seconds: u64| ca::acme::Profile { name: name.into(), lifetime: Duration::from_secs(seconds) };
     let acme = ca::acme::AcmeConfig {
         ca_identity: config.ca.caa_identity.clone(),
+        profiles: vec![profile("default", certs.max_lifetime_seconds), profile("shortlived", certs.shortlived_seconds)],
         eab_required: config.acme.eab_required,
         pre_authorize: config.acme.pre_authorize,
         http01_port: config.acme.http01_port,
         ..ca::acme::AcmeConfig::default()
     };
-    let base_url = config.ca.base_url.trim_end_matches('/');
-    let edge = api::acme::AcmeEdge::open(ca.clone(), acme, base_url).context("opening the ACME server")?;
+    let edge = api::acme::AcmeEdge::open(ca.clone(), acme, config.ca.base()).context("opening the ACME server")?;
     Ok(Some(Arc::new(edge)))
 }
 

@@ -69,6 +69,11 @@ impl Reply {
         Ok(self)
     }
 
+    /// The body as text (PEM files and other non-JSON bodies).
+    pub fn text(&self) -> Result<String> {
+        self.body.as_str().map(str::to_owned).with_context(|| format!("not a text body: {}", self.body))
+    }
+
     /// The string field `field` of the body.
     pub fn str(&self, field: &str) -> Result<String> {
         self.body[field].as_str().map(str::to_owned).with_context(|| format!("no string {field:?} in {}", self.body))
@@ -178,6 +183,22 @@ pub fn start(data: &Path) -> (crate::Server, Api) {
     (server, api)
 }
 
+/// Starts nameplate in `dir` (data in `dir/data`) with `config` laid over
+/// the embedded default, and team `team` created; returns the server and
+/// an admin client. Panics (failing the test) if any of it fails.
+pub fn start_with_team(dir: &Path, config: &str, team: &str) -> (crate::Server, Api) {
+    let path = dir.join("nameplate.toml");
+    fs::write(&path, config).expect("write the config overlay");
+    let data = dir.join("data");
+    let args = ["--config", path.to_str().expect("utf-8 path")];
+    let server = crate::Server::start_with_args(&data, PLATFORM_ORIGIN, &args).expect("start nameplate");
+    let api = Api::connect(server.http_addr()).expect("nameplate's API is up");
+    let admin = api.with_token(&admin_token(&data).expect("admin token"));
+    let made = admin.post("/api/v1/teams", &serde_json::json!({"name": team})).expect("team");
+    made.expect_status(201).expect("team made");
+    (server, admin)
+}
+
 /// Asks `server` for `qtype` at `qname` over UDP and summarizes the answer;
 /// panics if no answer comes.
 pub fn ask(server: &crate::Server, qname: &str, qtype: hickory_proto::rr::RecordType) -> crate::Summary {
@@ -190,4 +211,22 @@ pub fn mint(admin: &Api, team: &str, role: &str) -> String {
     let minted = admin.post(&format!("/api/v1/teams/{team}/tokens"), &serde_json::json!({"role": role})).expect("mint");
     minted.expect_status(201).expect("token minted");
     minted.str("token").expect("the token in the reply")
+}
+
+/// Makes an External Account Binding key for `team` with `api`'s client
+/// and returns `(key_id, hmac_key)`; panics unless the API answers 201.
+pub fn eab_key(api: &Api, team: &str) -> (String, String) {
+    let made = api.post(&format!("/api/v1/teams/{team}/eab"), &serde_json::json!({})).expect("eab");
+    made.expect_status(201).expect("EAB key made");
+    (made.str("key_id").expect("key_id"), made.str("hmac_key").expect("hmac_key"))
+}
+
+/// Makes the TSIG key `name` (`algorithm`) for `team` with `api`'s client
+/// and returns `(name, secret)` as the API spells them; panics unless the
+/// API answers 201.
+pub fn tsig_key(api: &Api, team: &str, name: &str, algorithm: &str) -> (String, String) {
+    let body = serde_json::json!({"name": name, "algorithm": algorithm});
+    let made = api.post(&format!("/api/v1/teams/{team}/tsig-keys"), &body).expect("tsig key");
+    made.expect_status(201).expect("TSIG key made");
+    (made.str("name").expect("name"), made.str("secret").expect("secret"))
 }

@@ -2,7 +2,7 @@
 //! wrappers for the `zone import` / `zone export` subcommands.
 
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -208,6 +208,18 @@ pub struct CmdOutput {
     pub stderr: String,
 }
 
+impl CmdOutput {
+    /// Whether it exited with status 0.
+    pub fn ok(&self) -> bool {
+        self.status.success()
+    }
+
+    /// stdout followed by stderr, as a person reads a terminal.
+    pub fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
 /// A `nameplate` command with the given arguments.
 pub fn nameplate_cmd(args: &[&str]) -> Result<Command> {
     let mut cmd = Command::new(nameplate_bin()?);
@@ -218,12 +230,22 @@ pub fn nameplate_cmd(args: &[&str]) -> Result<Command> {
 /// Runs `cmd` to completion, killing it (and failing) if it takes longer
 /// than `deadline`.
 pub fn run(cmd: &mut Command, deadline: Duration) -> Result<CmdOutput> {
+    run_with_input(cmd, None, deadline)
+}
+
+/// [`run`] with `input` written to the command's stdin (then closed), or
+/// stdin empty when `None`.
+pub fn run_with_input(cmd: &mut Command, input: Option<&str>, deadline: Duration) -> Result<CmdOutput> {
+    let stdin = if input.is_some() { Stdio::piped() } else { Stdio::null() };
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("spawning {cmd:?}"))?;
+    if let (Some(input), Some(mut pipe)) = (input, child.stdin.take()) {
+        pipe.write_all(input.as_bytes()).with_context(|| format!("writing to {cmd:?}"))?;
+    }
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
     let until = Instant::now() + deadline;

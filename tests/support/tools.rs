@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use hickory_proto::rr::{Name, RecordType};
@@ -12,10 +13,13 @@ use hickory_proto::serialize::txt::Parser;
 
 use crate::dns::{rr_text, type_name};
 use crate::paths::shared_dir;
-use crate::server::{CmdOutput, run};
+use crate::server::{CmdOutput, run, run_with_input};
 
-/// How long `dig`, `kdig` or the generator may run.
-const TOOL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long `dig`, `kdig`, openssl, nsupdate or the generator may run.
+const TOOL_DEADLINE: Duration = Duration::from_secs(60);
+
+/// How long an ACME client (lego, certbot) may take for one command.
+pub const CLIENT_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Runs `dig @ADDR -p PORT +norecurse +time=2 +tries=2 ARGS...` and returns
 /// its stdout; fails on a non-zero exit.
@@ -37,6 +41,64 @@ fn client(tool: &str, server: SocketAddr, base: &[&str], args: &[&str]) -> Resul
         bail!("{tool} {args:?} failed ({status}):\n{stdout}{stderr}");
     }
     Ok(stdout)
+}
+
+/// Runs `openssl ARGS...` and returns what it printed and how it exited.
+pub fn openssl(args: &[&str]) -> Result<CmdOutput> {
+    run(Command::new("openssl").args(args), TOOL_DEADLINE)
+}
+
+/// Panics unless `openssl verify` accepts `leaf` against the trust anchor
+/// `root` with the intermediates in `chain`.
+pub fn assert_chain_verifies(root: &Path, chain: &Path, leaf: &Path) {
+    let path = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
+    let out = openssl(&["verify", "-CAfile", &path(root), "-untrusted", &path(chain), &path(leaf)]).expect("openssl");
+    assert!(out.ok() && out.stdout.contains(": OK"), "{} does not verify: {}", leaf.display(), out.text());
+}
+
+/// A `lego` command (Debian's lego) keeping its state in `path`, whose
+/// dns-01 records go to nameplate's DNS at `dns` through lego's `rfc2136`
+/// provider with the TSIG key `key` = (name, secret), hmac-sha256. The
+/// caller adds `--server`, any EAB flags, the names and `run`.
+/// Propagation checks are off: nameplate is the only nameserver.
+pub fn lego_rfc2136(path: &Path, dns: SocketAddr, key: &(String, String)) -> Command {
+    let dns = dns.to_string();
+    let mut cmd = Command::new("lego");
+    cmd.args(["--email", "ci@hr.example", "--accept-tos"])
+        .arg("--path")
+        .arg(path)
+        .args(["--dns", "rfc2136", "--dns.resolvers", &dns, "--dns.disable-cp"])
+        .env("RFC2136_NAMESERVER", &dns)
+        .env("RFC2136_TSIG_KEY", &key.0)
+        .env("RFC2136_TSIG_SECRET", &key.1)
+        .env("RFC2136_TSIG_ALGORITHM", "hmac-sha256.")
+        .env("RFC2136_SEQUENCE_INTERVAL", "1");
+    cmd
+}
+
+/// Runs `tool` (`nsupdate` or `knsupdate`) against `server` with the TSIG
+/// key `key` (`alg:name:secret`), over TCP when `tcp`, sending one update
+/// of `zone` made of `lines`.
+pub fn update_tool(
+    tool: &str,
+    server: SocketAddr,
+    key: &str,
+    tcp: bool,
+    zone: &str,
+    lines: &[impl AsRef<str>],
+) -> Result<CmdOutput> {
+    let mut script = format!("server {} {}\nzone {zone}\n", server.ip(), server.port());
+    for line in lines {
+        script.push_str(line.as_ref());
+        script.push('\n');
+    }
+    script.push_str("send\n");
+    let mut cmd = Command::new(tool);
+    cmd.args(["-t", "5", "-y", key]);
+    if tcp {
+        cmd.arg("-v");
+    }
+    run_with_input(&mut cmd, Some(&script), TOOL_DEADLINE)
 }
 
 /// Runs `python3 shared/bench/genzone.py OUTDIR --apps APPS` and returns the

@@ -39,7 +39,7 @@ pub use error::Error;
 pub use journal::JournalEntry;
 pub use lookup::{Answer, Outcome};
 pub use rrset::RRset;
-pub use store::{AuditLog, CatalogEntry, Store};
+pub use store::{AuditLog, CatalogEntry, Store, open_sled};
 pub use transaction::Transaction;
 pub use zone::Zone;
 pub use zoneset::ZoneSet;

@@ -538,11 +538,13 @@ fn lock_dir(dir: &Path) -> Result<File, Error> {
 /// How long [`open_sled`] waits for a closed store's sled to let go.
 const SLED_RELEASE_WAIT: Duration = Duration::from_secs(2);
 
-/// Opens sled in `dir`, whose `LOCK` the caller holds. sled's own file lock
-/// can outlive a dropped [`Store`] for a moment (its flusher thread closes
-/// the database a little later), so while holding our lock, which proves no
-/// other store is open, a sled lock error is retried for a bounded time.
-fn open_sled(dir: &Path) -> Result<sled::Db, Error> {
+/// Opens sled in `dir`. sled's own file lock can outlive a database this
+/// process dropped for a moment (its flusher thread closes it a little
+/// later), so a sled lock error is retried for a bounded time. The caller
+/// holds a lock that proves no other process uses `dir` (the [`Store`]'s
+/// `LOCK`, or the data directory's for the databases beside it), so the
+/// wait only ever outlasts our own dropped handle.
+pub fn open_sled(dir: &Path) -> Result<sled::Db, Error> {
     let started = Instant::now();
     loop {
         match sled::Config::new().path(dir).open().map_err(|e| open_error(dir, e)) {

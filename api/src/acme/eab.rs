@@ -94,9 +94,14 @@ mod tests {
     const SECRET: &[u8] = b"an eab mac key of 32 bytes......";
 
     fn binding(header: &Value, payload: &Value, secret: &[u8]) -> Value {
+        binding_with(hmac::HMAC_SHA256, header, payload, secret)
+    }
+
+    /// A binding MACed with `algorithm`.
+    fn binding_with(algorithm: hmac::Algorithm, header: &Value, payload: &Value, secret: &[u8]) -> Value {
         let protected = b64(header.to_string().as_bytes());
         let payload = b64(payload.to_string().as_bytes());
-        let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+        let key = hmac::Key::new(algorithm, secret);
         let mac = hmac::sign(&key, format!("{protected}.{payload}").as_bytes());
         json!({"protected": protected, "payload": payload, "signature": b64(mac.as_ref())})
     }
@@ -129,11 +134,11 @@ mod tests {
     #[test]
     fn hs512_is_accepted() {
         let (jwk, key) = setup();
-        let protected = b64(json!({"alg": "HS512", "kid": "kid-1", "url": URL}).to_string().as_bytes());
-        let payload = b64(jwk.to_string().as_bytes());
-        let mac = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA512, SECRET), format!("{protected}.{payload}").as_bytes());
-        let eab = json!({"protected": protected, "payload": payload, "signature": b64(mac.as_ref())});
-        assert!(verify_eab(&eab, URL, &key, lookup).is_ok());
+        let header = json!({"alg": "HS512", "kid": "kid-1", "url": URL});
+        let eab = binding_with(hmac::HMAC_SHA512, &header, &jwk, SECRET);
+        assert_eq!(verify_eab(&eab, URL, &key, lookup).unwrap(), VerifiedEab { key_id: "kid-1".into() });
+        let mislabelled = binding_with(hmac::HMAC_SHA256, &header, &jwk, SECRET);
+        assert_eq!(kind(verify_eab(&mislabelled, URL, &key, lookup)), ProblemType::Unauthorized);
     }
 
     #[test]

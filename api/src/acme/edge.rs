@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ca::acme::{Acme, AcmeConfig, AcmeStore, HttpFetch, Problem, ProblemType, SignRequest, SignedCert, Signer};
-use ca::issuance::Ca;
-use ca::pki::{CertMeta, CheckedCsr, IssuedCert, Issuer, LeafKey};
+use ca::issuance::{Ca, IssueError};
+use ca::pki::{CheckedCsr, IssuedCert, LeafKey};
 use serde::{Deserialize, Serialize};
 
 use super::nonce::Nonces;
@@ -123,22 +123,19 @@ impl AcmeEdge {
     pub(crate) fn signer<'a>(&'a self, csr: &'a CheckedCsr, now: SystemTime) -> PkiSigner<'a> {
         PkiSigner { edge: self, csr, now }
     }
-
-    /// The issuer whose constraints cover every name: `default` first.
-    fn issuer_for(&self, names: &[String]) -> Option<&Issuer> {
-        let hierarchy = self.ca.hierarchy();
-        let first = hierarchy.issuer("default").into_iter();
-        let rest = hierarchy.regions().filter_map(|r| hierarchy.issuer(r));
-        first.chain(rest).find(|i| names.iter().all(|n| i.permits(n)))
-    }
 }
 
 /// The key of a certificate in URLs and the chains tree: its serial in
 /// lowercase hex without leading zero bytes (so a serial read back from
 /// a certificate's DER INTEGER gives the same key).
 pub(crate) fn serial_key(serial: &[u8]) -> String {
-    let start = serial.iter().position(|b| *b != 0).unwrap_or(serial.len());
-    serial[start..].iter().map(|b| format!("{b:02x}")).collect()
+    strip_leading_zeros(serial).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `bytes` without its leading zero bytes (a DER INTEGER's unsigned value).
+pub(crate) fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
 }
 
 /// [`Signer`] over `ca::pki`: reserve the serial (flushed), sign, record.
@@ -150,17 +147,15 @@ pub(crate) struct PkiSigner<'a> {
 
 impl Signer for PkiSigner<'_> {
     fn sign(&self, request: SignRequest) -> Result<SignedCert, ca::acme::Error> {
-        let names = request.approved.names().to_vec();
-        let issuer = self.edge.issuer_for(&names).ok_or_else(|| {
-            Problem::new(ProblemType::RejectedIdentifier, "no issuer of this CA may sign for all of these names")
-        })?;
         let key = LeafKey::from_csr(self.csr).map_err(|e| Problem::new(ProblemType::BadPublicKey, e.to_string()))?;
-        let store = self.edge.ca.store();
-        let serial = store.reserve_serial().map_err(internal)?;
-        let cert = issuer.issue(request.approved, key, serial, self.now).map_err(internal)?;
-        let owner = format!("team:{}", request.team.as_deref().unwrap_or(""));
-        let meta = CertMeta { region: issuer.region().to_owned(), names, not_after: cert.not_after, owner };
-        store.record_issued(&cert, meta).map_err(internal)?;
+        let team = request.team.as_deref().unwrap_or("");
+        let (cert, issuer) = self.edge.ca.sign(request.approved, key, team, self.now).map_err(|e| match e {
+            IssueError::NoIssuer(_) => {
+                Problem::new(ProblemType::RejectedIdentifier, "no issuer of this CA may sign for all of these names")
+                    .into()
+            }
+            e => internal(e),
+        })?;
         self.edge.save_chain(&cert, request.account.as_str()).map_err(internal)?;
         Ok(SignedCert {
             serial: cert.serial.clone(),

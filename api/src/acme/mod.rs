@@ -39,11 +39,12 @@ pub(crate) mod testkeys;
 use ca::acme::{Problem, ProblemType};
 
 pub use eab::{VerifiedEab, verify_eab};
-pub(crate) use edge::serial_key;
 pub use edge::{AcmeEdge, EdgeError, TcpFetch};
+pub(crate) use edge::{serial_key, strip_leading_zeros};
 pub use jwk::{Alg, EcCurve, MAX_RSA_BITS, MIN_RSA_BITS, PublicJwk};
 pub use jws::{ProtectedHeader, Signer, Unverified, VerifiedRequest};
 pub use nonce::{DEFAULT_CAPACITY as DEFAULT_NONCE_CAPACITY, Nonces};
+pub(crate) use problem::document as problem_document;
 pub use problem::{AcmeProblem, JOSE_CONTENT_TYPE, PROBLEM_CONTENT_TYPE, check_content_type, status};
 
 /// Fails with `unauthorized` unless the header's `url` is `expected_url`,

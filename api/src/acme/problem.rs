@@ -60,16 +60,21 @@ impl AcmeProblem {
     /// The problem document: `type`, `detail`, `status`, and `subproblems`
     /// (each with `type`, `detail` and `identifier`) when there are any.
     pub fn document(&self) -> Value {
-        let mut doc = json!({
-            "type": self.0.kind.urn(),
-            "detail": self.0.detail,
-            "status": status(self.0.kind).as_u16(),
-        });
-        if !self.0.subproblems.is_empty() {
-            doc["subproblems"] = self.0.subproblems.iter().map(subproblem).collect();
-        }
-        doc
+        document(&self.0)
     }
+}
+
+/// [`AcmeProblem::document`] of a borrowed problem.
+pub(crate) fn document(problem: &Problem) -> Value {
+    let mut doc = json!({
+        "type": problem.kind.urn(),
+        "detail": problem.detail,
+        "status": status(problem.kind).as_u16(),
+    });
+    if !problem.subproblems.is_empty() {
+        doc["subproblems"] = problem.subproblems.iter().map(subproblem).collect();
+    }
+    doc
 }
 
 fn subproblem((identifier, problem): &(ca::acme::ProblemIdentifier, Problem)) -> Value {

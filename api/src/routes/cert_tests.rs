@@ -189,7 +189,9 @@ async fn issuance_is_audited_and_revocation_lands_in_the_crl() {
     let (_, _, after) = raw_get(&f, "/ca/crl/default.crl").await;
     let crl = |der: &[u8]| {
         let p = write(f.dir.path(), "crl.der", der);
-        openssl(&["crl", "-inform", "DER", "-noout", "-text", "-in", p.to_str().unwrap()]).1
+        let (ok, text) = openssl(&["crl", "-inform", "DER", "-noout", "-text", "-in", p.to_str().unwrap()]);
+        assert!(ok, "not a DER CRL: {text}");
+        text
     };
     assert!(!crl(&before).to_lowercase().contains(&serial), "not yet revoked");
     let text = crl(&after);
@@ -243,6 +245,12 @@ async fn a_previews_certificates_are_revoked_when_it_is_deleted_or_expires() {
     let revocations: Vec<_> =
         audit.body["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "cert.revoke").collect();
     assert_eq!(revocations.len(), 2, "{revocations:?}");
+    let mut notes: Vec<_> = revocations.iter().map(|e| (e["target"].as_str(), e["why"]["reason"].as_str())).collect();
+    notes.sort();
+    let cessation = Some("CessationOfOperation");
+    let mut expected = [(Some(eight.as_str()), cessation), (Some(seven.as_str()), cessation)];
+    expected.sort();
+    assert_eq!(notes, expected, "one note per certificate, its target the serial");
 }
 
 /// Sets the CAA RRset at `owner` (in the platform zone) to one `issue` property for `issuer`.

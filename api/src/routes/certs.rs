@@ -97,7 +97,6 @@ pub(crate) async fn issue(
     let policy = state.config.policy.clone();
     let key = key_request(&policy, &body)?;
     let principal = who.policy()?;
-    let audit_team = who.team.clone();
     let by = who.clone();
     let issued = state
         .write(move |store, now| {
@@ -109,7 +108,7 @@ pub(crate) async fn issue(
                 client_auth: body.client_auth,
             };
             let decision = policy.certs.decide(&policy.scheme, &principal, &req)?;
-            let audit = Audit::by(&by, &audit_team, "cert.issue", decision.names().join(","));
+            let audit = Audit::by(&by, &by.team, "cert.issue", decision.names().join(","));
             certs::issue(&*ca, store, &decision, key, audit, now)
         })
         .await?;

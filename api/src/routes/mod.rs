@@ -30,7 +30,7 @@
 //! | `POST /api/v1/certs`                     | admin, owners, members per name; ci: previews |
 //! | `POST /api/v1/certs/{serial}/revoke`     | admin, owners and members of its team   |
 //! | `GET /ca/root.pem`, `/ca/chain/{region}.pem`, `/ca/crl/{region}.crl` | anyone |
-//! | `POST /api/v1/teams/{team}/eab`       | admin, or an owner of that team         |
+//! | `POST /api/v1/teams/{team}/eab`          | admin, or an owner of that team         |
 //! | `/acme/*` (RFC 8555, `routes/acme/`)     | JWS-signed by an ACME account or key    |
 //! | `GET /api/v1/openapi.json`               | anyone                                  |
 //! | `POST /register` (acme-dns)              | admin, owners, members (anonymous if configured) |

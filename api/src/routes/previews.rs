@@ -142,12 +142,8 @@ pub(crate) async fn remove(
             previews_catalog::stage_remove(&mut tx, &policy, &preview, &by.author(), "api: delete preview")?;
             Audit::by(&by, &preview.team, "preview.delete", &fqdn).commit(store, tx, now)?;
             if let Some(ca) = &ca {
-                let audit = Audit::by(&by, &preview.team, "cert.revoke", &fqdn)
-                    .why(json!({ "preview": fqdn, "reason": "preview deleted" }));
-                // The preview is gone either way; its certificates expire on their own.
-                if let Err(error) = crate::certs::revoke_below(&**ca, store, &fqdn, &audit, now) {
-                    tracing::error!(preview = %fqdn, %error, "could not revoke a deleted preview's certificates");
-                }
+                let audit = Audit::by(&by, &preview.team, "cert.revoke", &fqdn);
+                crate::certs::revoke_preview(&**ca, store, &fqdn, &audit, now);
             }
             Ok(fqdn)
         })

@@ -259,7 +259,8 @@ async fn oversized_bodies_are_413_problems() {
     assert_problem(&reply, 413, "body-too-large");
 }
 
-const PLATFORM: &str = "$ORIGIN apps.company.com.
+/// The platform zone the route tests serve.
+pub(super) const PLATFORM: &str = "$ORIGIN apps.company.com.
 @ 3600 IN SOA ns1 hostmaster.company.com. 1 3600 600 604800 60
 @ 3600 IN NS ns1
 @ 3600 IN NS ns2

@@ -77,6 +77,13 @@ pub struct AuthzCore {
     pub challenges: Vec<Challenge>,
 }
 
+impl AuthzCore {
+    /// The order identifier it is for: `*.x` for a wildcard authorization for `x`.
+    pub fn order_identifier(&self) -> String {
+        if self.wildcard { format!("*.{}", self.identifier) } else { self.identifier.to_string() }
+    }
+}
+
 /// A pending authorization.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingAuthz(pub AuthzCore);

@@ -103,9 +103,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::acme::accounts::tests::{acme, team_account, temp_db};
+    use crate::acme::accounts::tests::team_account;
     use crate::acme::dns::NoExternalDns;
-    use crate::acme::orders::tests::{Teams, req};
+    use crate::acme::orders::tests::blue_order;
     use crate::acme::problem::Problem;
     use crate::acme::types::dns01_txt_value;
 
@@ -141,9 +141,7 @@ mod tests {
 
     #[test]
     fn dns01_success_makes_authz_and_order_valid_and_ready() {
-        let acme = acme(&temp_db());
-        let a = team_account(&acme, "blue", "k1");
-        let order = acme.new_order(&a.id, req(&["*.ok.shared.example.com"]), &Teams, NOW).unwrap();
+        let (acme, a, order) = blue_order(&["*.ok.shared.example.com"]);
         let authz_id = order.core().authzs[0].clone();
         let StoredAuthz::Pending(p) = acme.authorization(&authz_id, &a.id, NOW).unwrap() else { panic!() };
         assert!(p.challenge(ChallengeType::Http01).is_none(), "wildcards get dns-01 only");
@@ -160,9 +158,7 @@ mod tests {
 
     #[test]
     fn dns01_failure_invalidates_authz_and_order() {
-        let acme = acme(&temp_db());
-        let a = team_account(&acme, "blue", "k1");
-        let order = acme.new_order(&a.id, req(&["ok.shared.example.com"]), &Teams, NOW).unwrap();
+        let (acme, a, order) = blue_order(&["ok.shared.example.com"]);
         let authz_id = order.core().authzs[0].clone();
         let zs = zones("wrong");
         let StoredAuthz::Invalid(inv) = respond(&acme, &zs, &authz_id, ChallengeType::Dns01, &a.id).unwrap() else {
@@ -177,10 +173,8 @@ mod tests {
 
     #[test]
     fn http01_unreachable_is_connection_and_others_are_refused() {
-        let acme = acme(&temp_db());
-        let a = team_account(&acme, "blue", "k1");
+        let (acme, a, order) = blue_order(&["www.shared.example.com"]);
         let b = team_account(&acme, "blue", "k2");
-        let order = acme.new_order(&a.id, req(&["www.shared.example.com"]), &Teams, NOW).unwrap();
         let authz_id = order.core().authzs[0].clone();
         let zs = zones("x");
         let other = respond(&acme, &zs, &authz_id, ChallengeType::Http01, &b.id).unwrap_err();
@@ -194,9 +188,7 @@ mod tests {
 
     #[test]
     fn deactivation_then_order_is_invalid() {
-        let acme = acme(&temp_db());
-        let a = team_account(&acme, "blue", "k1");
-        let order = acme.new_order(&a.id, req(&["x.shared.example.com"]), &Teams, NOW).unwrap();
+        let (acme, a, order) = blue_order(&["x.shared.example.com"]);
         let authz_id = order.core().authzs[0].clone();
         assert_eq!(acme.deactivate_authz(&authz_id, &a.id, NOW).unwrap().status(), "deactivated");
         assert_eq!(acme.order(&order.core().id, &a.id, NOW).unwrap().status(), "invalid");

@@ -130,8 +130,7 @@ impl Acme {
             let core = &valid.core;
             let name = core.identifier.name()?;
             if let Err(p) = check_caa(caa, &name, core.wildcard, &self.config.ca_identity, &account_url, valid.method) {
-                let shown = if core.wildcard { format!("*.{}", core.identifier) } else { core.identifier.to_string() };
-                refused.push((shown, p));
+                refused.push((core.order_identifier(), p));
             }
         }
         let Some((_, first)) = refused.first() else { return Ok(()) };
@@ -194,7 +193,7 @@ mod tests {
     use super::*;
     use crate::acme::accounts::tests::{acme, team_account, temp_db};
     use crate::acme::orders::NewOrder;
-    use crate::acme::orders::tests::{Teams, req};
+    use crate::acme::orders::tests::{Teams, blue_order, req};
 
     const NOW: SystemTime = SystemTime::UNIX_EPOCH;
 
@@ -247,9 +246,7 @@ mod tests {
 
     #[test]
     fn finalize_issues_and_records_the_certificate() {
-        let acme = acme(&temp_db());
-        let a = team_account(&acme, "blue", "k1");
-        let order = acme.new_order(&a.id, req(&["a.blue.example.com", "*.blue.example.com"]), &Teams, NOW).unwrap();
+        let (acme, a, order) = blue_order(&["a.blue.example.com", "*.blue.example.com"]);
         let s = signer(false);
         let csr = names(&["*.blue.example.com", "a.blue.example.com"]);
         let done = acme.finalize(&order.core().id, &a.id, &csr, seams(&no_caa(), &s), NOW).unwrap();
@@ -265,9 +262,7 @@ mod tests {
 
     #[test]
     fn bad_csr_and_caa_leave_the_order_ready() {
-        let acme = acme(&temp_db());
-        let a = team_account(&acme, "blue", "k1");
-        let order = acme.new_order(&a.id, req(&["a.blue.example.com"]), &Teams, NOW).unwrap();
+        let (acme, a, order) = blue_order(&["a.blue.example.com"]);
         let s = signer(false);
         let id = &order.core().id;
         let bad = acme.finalize(id, &a.id, &names(&["b.blue.example.com"]), seams(&no_caa(), &s), NOW).unwrap_err();
@@ -298,9 +293,7 @@ mod tests {
 
     #[test]
     fn name_policy_is_checked_again_at_finalize() {
-        let acme = acme(&temp_db());
-        let a = team_account(&acme, "blue", "k1");
-        let order = acme.new_order(&a.id, req(&["a.blue.example.com"]), &Teams, NOW).unwrap();
+        let (acme, a, order) = blue_order(&["a.blue.example.com"]);
         let s = signer(false);
         let seams = IssueSeams { caa: &no_caa(), names: &Nobody, signer: &s };
         let err = acme.finalize(&order.core().id, &a.id, &names(&["a.blue.example.com"]), seams, NOW).unwrap_err();
@@ -311,9 +304,7 @@ mod tests {
 
     #[test]
     fn signer_refusal_invalidates_the_order() {
-        let acme = acme(&temp_db());
-        let a = team_account(&acme, "blue", "k1");
-        let order = acme.new_order(&a.id, req(&["a.blue.example.com"]), &Teams, NOW).unwrap();
+        let (acme, a, order) = blue_order(&["a.blue.example.com"]);
         let err = acme.finalize(
             &order.core().id,
             &a.id,
@@ -363,7 +354,7 @@ mod tests {
             let order = acme.new_order(&a.id, req(&["a.shared.example.com"]), &Teams, NOW).unwrap();
             (a, order)
         };
-        let db = crate::acme::store::tests::reopen(dir.path());
+        let db = crate::pki::testutil::reopen(dir.path());
         let acme = acme(&db);
         assert_eq!(acme.account(&account.id).unwrap(), account);
         assert_eq!(acme.order(&order.core().id, &account.id, NOW).unwrap(), order);

@@ -8,8 +8,13 @@
 //! - owned by the platform or another team: `unauthorized`;
 //! - owned by the team: allowed, and pre-authorizable when the zone is
 //!   served here (not under an external delegation).
+//!
+//! Lifetimes come from `[policy.certs]` (per environment and profile), the
+//! same rules direct issuance applies.
 
-use policy::{Owner, Scheme};
+use std::time::Duration;
+
+use policy::{CertConfig, CertRequest, Owner, Profile, Scheme};
 use zones::{Name, RecordType, ZoneSet};
 
 use super::error::problem;
@@ -24,6 +29,8 @@ pub struct SchemePolicy<'a> {
     pub scheme: &'a Scheme,
     /// The zones served now.
     pub zones: &'a ZoneSet,
+    /// Certificate lifetimes.
+    pub certs: &'a CertConfig,
 }
 
 impl NamePolicy for SchemePolicy<'_> {
@@ -38,6 +45,20 @@ impl NamePolicy for SchemePolicy<'_> {
                 Err(problem(ProblemType::RejectedIdentifier, format!("{identifier} is outside the platform zones")))
             }
         }
+    }
+
+    fn lifetime(&self, names: &[String], profile: &str) -> Option<Duration> {
+        let pairs: Vec<(Name, Name)> = names
+            .iter()
+            .filter_map(|n| Name::from_ascii(n.trim_start_matches("*.")).ok())
+            .map(|name| {
+                let zone = self.zone_of(&name).0;
+                (name, zone)
+            })
+            .collect();
+        let profile = if profile == "shortlived" { Profile::Shortlived } else { Profile::Default };
+        let request = CertRequest { names: &pairs, profile, ttl_seconds: None, client_auth: false };
+        self.certs.lifetime(self.scheme, &request).ok()
     }
 }
 
@@ -84,9 +105,25 @@ red 3600 IN NS ns1
         let scheme = Scheme::new(&SchemeConfig::default()).unwrap();
         let parse = |text| Arc::new(zones::zonefile::parse(text, None).unwrap());
         let zones = ZoneSet::new().with_zone(parse(PLATFORM)).with_zone(parse(RED));
-        let policy = SchemePolicy { scheme: &scheme, zones: &zones };
+        let certs = CertConfig::default();
+        let policy = SchemePolicy { scheme: &scheme, zones: &zones, certs: &certs };
         let id = Identifier::parse("dns", name).unwrap();
         policy.check(team, &id).map(|d| d.pre_authorizable).map_err(|p| p.kind)
+    }
+
+    #[test]
+    fn lifetimes_follow_the_policy_per_environment_and_profile() {
+        let scheme = Scheme::new(&SchemeConfig::default()).unwrap();
+        let zones = ZoneSet::new().with_zone(Arc::new(zones::zonefile::parse(PLATFORM, None).unwrap()));
+        let certs = CertConfig::default();
+        let policy = SchemePolicy { scheme: &scheme, zones: &zones, certs: &certs };
+        let hours = |h: u64| Some(Duration::from_secs(h * 3600));
+        let names = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(policy.lifetime(&names(&["web.green.prod.apps.company.com"]), "default"), hours(7 * 24));
+        assert_eq!(policy.lifetime(&names(&["*.green.dev.apps.company.com"]), "default"), hours(24));
+        let mixed = names(&["web.green.prod.apps.company.com", "pr-7.web.green.preview.apps.company.com"]);
+        assert_eq!(policy.lifetime(&mixed, "default"), hours(6), "the shortest of its names'");
+        assert_eq!(policy.lifetime(&names(&["web.green.prod.apps.company.com"]), "shortlived"), hours(6));
     }
 
     #[test]

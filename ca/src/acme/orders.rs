@@ -166,8 +166,7 @@ impl Acme {
         identifier: &Identifier,
         now: SystemTime,
     ) -> Result<Option<StoredAuthz>, Error> {
-        let base = identifier.authz_identifier();
-        let Some(id) = self.store.reusable_authz(account, &base, identifier.is_wildcard())? else {
+        let Some(id) = self.store.reusable_authz(account, identifier)? else {
             return Ok(None);
         };
         let authz = self.store.authz(&id)?.map(|a| a.refresh(now));
@@ -278,11 +277,17 @@ pub(crate) mod tests {
 
     const NOW: SystemTime = SystemTime::UNIX_EPOCH;
 
-    #[test]
-    fn pre_authorized_order_is_ready_at_once() {
+    /// A fresh service, a `blue` account with key `k1`, and its order for `names` at the epoch.
+    pub(crate) fn blue_order(names: &[&str]) -> (Acme, Account, StoredOrder) {
         let acme = acme(&temp_db());
         let a = team_account(&acme, "blue", "k1");
-        let order = acme.new_order(&a.id, req(&["www.blue.example.com", "*.blue.example.com"]), &Teams, NOW).unwrap();
+        let order = acme.new_order(&a.id, req(names), &Teams, NOW).unwrap();
+        (acme, a, order)
+    }
+
+    #[test]
+    fn pre_authorized_order_is_ready_at_once() {
+        let (acme, a, order) = blue_order(&["www.blue.example.com", "*.blue.example.com"]);
         assert_eq!(order.status(), "ready");
         let authz = acme.authorization(&order.core().authzs[0], &a.id, NOW).unwrap();
         assert_eq!(authz.status(), "valid");
@@ -354,9 +359,7 @@ pub(crate) mod tests {
 
     #[test]
     fn valid_authzs_are_reused_and_orders_expire() {
-        let acme = acme(&temp_db());
-        let a = team_account(&acme, "blue", "k1");
-        let first = acme.new_order(&a.id, req(&["a.blue.example.com"]), &Teams, NOW).unwrap();
+        let (acme, a, first) = blue_order(&["a.blue.example.com"]);
         let later = NOW + Duration::from_secs(3600);
         let second = acme.new_order(&a.id, req(&["a.blue.example.com"]), &Teams, later).unwrap();
         assert_eq!(second.core().authzs, first.core().authzs);
@@ -366,11 +369,20 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn wildcard_and_plain_authzs_of_one_name_are_reused_separately() {
+        let (acme, a, plain) = blue_order(&["a.blue.example.com"]);
+        let wild = acme.new_order(&a.id, req(&["*.a.blue.example.com"]), &Teams, NOW).unwrap();
+        assert_ne!(wild.core().authzs, plain.core().authzs, "a plain authz does not cover *.a");
+        let again = acme.new_order(&a.id, req(&["*.a.blue.example.com"]), &Teams, NOW).unwrap();
+        assert_eq!(again.core().authzs, wild.core().authzs);
+        let authz = acme.authorization(&again.core().authzs[0], &a.id, NOW).unwrap();
+        assert_eq!(authz.core().order_identifier(), "*.a.blue.example.com");
+    }
+
+    #[test]
     fn another_accounts_order_is_unauthorized() {
-        let acme = acme(&temp_db());
-        let a = team_account(&acme, "blue", "k1");
+        let (acme, a, order) = blue_order(&["a.blue.example.com"]);
         let b = team_account(&acme, "blue", "k2");
-        let order = acme.new_order(&a.id, req(&["a.blue.example.com"]), &Teams, NOW).unwrap();
         assert_eq!(kind(acme.order(&order.core().id, &b.id, NOW).unwrap_err()), ProblemType::Unauthorized);
         assert_eq!(
             kind(acme.authorization(&order.core().authzs[0], &b.id, NOW).unwrap_err()),

@@ -18,12 +18,14 @@ use super::problem::{Problem, ProblemType};
 use super::store::AcmeStore;
 use super::types::{AccountId, Identifier};
 
-/// A certificate profile: its name and leaf lifetime (from `policy`).
+/// A certificate profile: its name and longest leaf lifetime. A
+/// [`NamePolicy`] may give a shorter one per name (`SchemePolicy` does, by
+/// environment); the profile's is used when it gives none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     /// The name clients ask for, e.g. `shortlived`.
     pub name: String,
-    /// The leaf lifetime.
+    /// The longest leaf lifetime.
     pub lifetime: Duration,
 }
 
@@ -45,7 +47,8 @@ pub struct AcmeConfig {
     /// Whether names in zones the team owns here are authorized without a challenge.
     pub pre_authorize: bool,
     /// The profiles offered; the first is used when an order names none.
-    /// Defaults: `default` (7 days) and `shortlived` (24 hours).
+    /// Defaults: `default` (7 days) and `shortlived` (6 hours), as
+    /// `[policy.certs]`'s defaults.
     pub profiles: Vec<Profile>,
     /// Lifetime of a pending or ready order.
     pub order_lifetime: Duration,
@@ -71,7 +74,7 @@ impl Default for AcmeConfig {
             pre_authorize: true,
             profiles: vec![
                 Profile { name: "default".into(), lifetime: hours(7 * 24) },
-                Profile { name: "shortlived".into(), lifetime: hours(24) },
+                Profile { name: "shortlived".into(), lifetime: hours(6) },
             ],
             order_lifetime: hours(8),
             pending_authz_lifetime: hours(8),

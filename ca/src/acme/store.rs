@@ -105,7 +105,7 @@ impl Batch {
         let core = a.core();
         self.put(T::Authzs, core.id.0.as_bytes().to_vec(), a)?;
         if let StoredAuthz::Valid(_) = a {
-            self.put(T::ValidAuthzs, reuse_key(&core.account, &core.identifier, core.wildcard), &core.id)?;
+            self.put(T::ValidAuthzs, reuse_key(&core.account, &core.order_identifier()), &core.id)?;
         }
         Ok(())
     }
@@ -119,8 +119,9 @@ fn pair(a: &str, b: &str) -> Vec<u8> {
     [a.as_bytes(), &[0], b.as_bytes()].concat()
 }
 
-fn reuse_key(account: &AccountId, identifier: &Identifier, wildcard: bool) -> Vec<u8> {
-    pair(&account.0, &format!("{}{}", if wildcard { "*." } else { "" }, identifier.as_str()))
+/// The key of `account`'s latest valid authorization for `order_identifier` (`*.x` for a wildcard).
+fn reuse_key(account: &AccountId, order_identifier: &str) -> Vec<u8> {
+    pair(&account.0, order_identifier)
 }
 
 /// The ACME store.
@@ -192,14 +193,9 @@ impl AcmeStore {
         self.get(T::Certs, ari_id.as_bytes())
     }
 
-    /// The latest valid authorization of `account` for `identifier`.
-    pub(crate) fn reusable_authz(
-        &self,
-        account: &AccountId,
-        id: &Identifier,
-        wild: bool,
-    ) -> Result<Option<AuthzId>, Error> {
-        self.get(T::ValidAuthzs, &reuse_key(account, id, wild))
+    /// The latest valid authorization of `account` for the order identifier `id` (`*.x` for a wildcard).
+    pub(crate) fn reusable_authz(&self, account: &AccountId, id: &Identifier) -> Result<Option<AuthzId>, Error> {
+        self.get(T::ValidAuthzs, &reuse_key(account, id.as_str()))
     }
 
     /// The ids of `account`'s orders, in key order.
@@ -218,18 +214,7 @@ impl AcmeStore {
 pub(crate) mod tests {
     use super::*;
     use crate::acme::types::AccountStatus;
-
-    /// Opens the db at `path`, waiting for a dropped handle's flusher thread
-    /// to release sled's file lock (it outlives the drop briefly).
-    pub(crate) fn reopen(path: &std::path::Path) -> sled::Db {
-        for _ in 0..100 {
-            if let Ok(db) = sled::open(path) {
-                return db;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        sled::open(path).unwrap()
-    }
+    use crate::pki::testutil::reopen;
 
     fn account(id: &str) -> Account {
         Account {

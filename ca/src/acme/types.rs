@@ -11,6 +11,7 @@ use zones::Name;
 
 use super::error::{Error, problem};
 use super::problem::{Problem, ProblemType};
+use crate::pki::valid_label;
 
 /// Random bytes in ids and tokens: 128 bits (RFC 8555 §8.1 asks for at least that for tokens).
 const RANDOM_BYTES: usize = 16;
@@ -213,14 +214,6 @@ fn valid_hostname(name: &str) -> bool {
         && labels.len() >= 2
         && labels.iter().all(|l| valid_label(l))
         && !labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Whether `label` is a lowercase LDH label.
-fn valid_label(label: &str) -> bool {
-    (1..=63).contains(&label.len())
-        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !label.starts_with('-')
-        && !label.ends_with('-')
 }
 
 /// A challenge type offered (RFC 8555 §8.3, §8.4).

@@ -37,7 +37,6 @@ pub struct Approved {
 
 impl Approved {
     /// Records an approval; names are lowercased.
-    #[allow(dead_code)] // Built by the acme module once it is wired.
     pub(crate) fn new(names: Vec<String>, lifetime: Duration, client_auth: bool) -> Self {
         let names = names.into_iter().map(|n| n.to_ascii_lowercase()).collect();
         Approved { names, lifetime, client_auth }
@@ -206,11 +205,16 @@ impl Issuer {
 /// label may be `*`.
 fn valid_dns_name(name: &str) -> bool {
     let base = name.strip_prefix("*.").unwrap_or(name);
-    let ldh = |l: &str| {
-        let chars_ok = l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        (1..=63).contains(&l.len()) && chars_ok && !l.starts_with('-') && !l.ends_with('-')
-    };
-    name.len() <= 253 && base.split('.').all(ldh)
+    name.len() <= 253 && base.split('.').all(valid_label)
+}
+
+/// Whether `label` is a lowercase LDH label of 1 to 63 characters, not
+/// starting or ending with `-` (also the ACME identifier check).
+pub(crate) fn valid_label(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
 }
 
 fn within(name: &str, subtree: &str) -> bool {

@@ -32,11 +32,12 @@ mod keys;
 mod leaf;
 mod store;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use crl::{CRL_VALIDITY, crl_pem};
 pub use csr::{CheckedCsr, CsrError, KeyKind};
 pub use error::Error;
 pub use hierarchy::{Hierarchy, HierarchySpec, Issuer, RegionSpec};
+pub(crate) use leaf::valid_label;
 pub use leaf::{Approved, IssuedCert, KeyType, LeafKey};
 pub use store::{CertMeta, CertRecord, CertStore, ReservedSerial, RevocationReason, RevokedEntry};

@@ -203,10 +203,17 @@ impl CertStore {
 
     /// The stored record of a serial (hex), with its revocation if any.
     pub fn get(&self, serial_hex: &str) -> Result<Option<CertRecord>, Error> {
-        let Some(key) = parse_hex(serial_hex) else { return Ok(None) };
-        let Some(raw) = self.certs.get(&key)? else { return Ok(None) };
+        match parse_hex(serial_hex) {
+            Some(key) => self.get_key(&key),
+            None => Ok(None),
+        }
+    }
+
+    /// [`CertStore::get`] by the serial's bytes.
+    fn get_key(&self, key: &[u8]) -> Result<Option<CertRecord>, Error> {
+        let Some(raw) = self.certs.get(key)? else { return Ok(None) };
         let mut record: CertRecord = decode(&raw)?;
-        if let Some(entry) = self.revoked.get(revoked_key(&record.region, &key))? {
+        if let Some(entry) = self.revoked.get(revoked_key(&record.region, key))? {
             record.revoked = Some(decode(&entry)?);
         }
         Ok(Some(record))
@@ -216,8 +223,8 @@ impl CertStore {
     /// [`Error::AlreadyRevoked`]; the caller then regenerates the CRL.
     pub fn revoke(&self, serial_hex: &str, reason: RevocationReason, now: SystemTime) -> Result<CertRecord, Error> {
         let unknown = || Error::UnknownSerial(serial_hex.to_string());
-        let record = self.get(serial_hex)?.ok_or_else(unknown)?;
         let key = parse_hex(serial_hex).ok_or_else(unknown)?;
+        let record = self.get_key(&key)?.ok_or_else(unknown)?;
         let entry =
             RevokedEntry { serial: record.serial.clone(), revoked_at: unix(now), reason, not_after: record.not_after };
         let cas =
@@ -290,6 +297,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+    use crate::pki::testutil::reopen;
 
     fn issued(serial: &ReservedSerial) -> IssuedCert {
         IssuedCert {
@@ -342,7 +350,7 @@ mod tests {
             let store = CertStore::open(&sled::open(dir.path()).unwrap()).unwrap();
             store.reserve_serial().unwrap().hex()
         };
-        let store = CertStore::open(&sled::open(dir.path()).unwrap()).unwrap();
+        let store = CertStore::open(&reopen(dir.path())).unwrap();
         assert!(store.is_reserved(&HEXLOWER.decode(hex.as_bytes()).unwrap()).unwrap());
         assert!(!store.is_reserved(&[0x41; 16]).unwrap());
     }
@@ -384,7 +392,7 @@ mod tests {
             assert_eq!(store.next_crl_number("eu").unwrap(), 2);
             assert_eq!(store.next_crl_number("default").unwrap(), 1);
         }
-        let store = CertStore::open(&sled::open(dir.path()).unwrap()).unwrap();
+        let store = CertStore::open(&reopen(dir.path())).unwrap();
         assert_eq!(store.next_crl_number("eu").unwrap(), 3);
     }
 

@@ -1,5 +1,5 @@
-//! Helpers shared by the PKI tests: a hierarchy in a temp dir, CSRs, and
-//! running `openssl`.
+//! Helpers shared by the PKI tests (and the ACME store's): a hierarchy in a
+//! temp dir, reopening a database, CSRs, and running `openssl`.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -38,6 +38,12 @@ pub(crate) struct Fixture {
     pub(crate) dir: TempDir,
     pub(crate) hierarchy: Hierarchy,
     pub(crate) store: CertStore,
+}
+
+/// Opens the db at `path`, waiting for a dropped handle's flusher thread
+/// to release sled's file lock (it outlives the drop briefly).
+pub(crate) fn reopen(path: &Path) -> sled::Db {
+    zones::open_sled(path).unwrap()
 }
 
 pub(crate) fn fixture() -> Fixture {

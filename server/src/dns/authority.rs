@@ -138,3 +138,21 @@ pub trait Authority: Send + Sync {
     /// with the key as who, durable before it returns.
     fn update(&self, key: &TsigKey, change: ChangeSet) -> Result<(), Refusal>;
 }
+
+/// For tests: an authority that knows one key, lets nobody transfer and
+/// refuses every write.
+#[cfg(test)]
+pub(crate) struct OneKey(pub(crate) TsigKey);
+
+#[cfg(test)]
+impl Authority for OneKey {
+    fn tsig_key(&self, name: &Name) -> Option<TsigKey> {
+        (name == &self.0.name).then(|| self.0.clone())
+    }
+    fn may_transfer(&self, _: IpAddr, _: Option<&TsigKey>, _: &Name) -> bool {
+        false
+    }
+    fn update(&self, _: &TsigKey, _: ChangeSet) -> Result<(), Refusal> {
+        Err(Refusal::Refused("not in this test".into()))
+    }
+}

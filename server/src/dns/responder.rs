@@ -180,14 +180,17 @@ impl Responder {
             query: None,
             edns_do: None,
         };
-        if let Some(authority) = self.authority.as_ref().filter(|_| echo.op_code == OpCode::Update) {
-            *out = self.update(zones, packet, echo, authority.as_ref());
-            return Some(Answered { qtype: u16::from(RecordType::SOA), badvers: false });
-        }
-        if let Some(authority) = self.authority.as_ref().filter(|_| is_signed_query(&echo, packet)) {
-            let (response, answered) = self.signed_query(zones, packet, echo, transport, authority.as_ref());
-            *out = response;
-            return Some(answered);
+        if let Some(authority) = self.authority.as_deref() {
+            let found = tsig::find(packet);
+            if echo.op_code == OpCode::Update {
+                *out = self.update(zones, packet, found, echo, authority);
+                return Some(Answered { qtype: u16::from(RecordType::SOA), badvers: false });
+            }
+            if echo.op_code == OpCode::Query && !matches!(found, Ok(None)) {
+                let (response, answered) = self.signed_query(zones, packet, found, echo, transport, authority);
+                *out = response;
+                return Some(answered);
+            }
         }
         let message = match Message::from_vec(packet) {
             Ok(message) => message,
@@ -233,8 +236,8 @@ impl Responder {
     /// REFUSED; a bad signature: the TSIG error response), then the
     /// prerequisites and the plan (`update.rs`), then the authority's
     /// durable write; the response is signed with the request's key.
-    fn update(&self, zones: &ZoneSet, packet: &[u8], echo: Echo, authority: &dyn Authority) -> Vec<u8> {
-        self.with_tsig(packet, echo, authority, |message, echo, key| match key {
+    fn update(&self, zones: &ZoneSet, packet: &[u8], found: Found, echo: Echo, authority: &dyn Authority) -> Vec<u8> {
+        self.with_tsig(packet, found, echo, authority, |message, echo, key| match key {
             None => encode_error(echo, ResponseCode::Refused, self.payload),
             Some(key) => encode_error(echo, self.apply_update(zones, message, authority, key), self.payload),
         })
@@ -247,12 +250,13 @@ impl Responder {
         &self,
         zones: &ZoneSet,
         packet: &[u8],
+        found: Found,
         echo: Echo,
         transport: Transport,
         authority: &dyn Authority,
     ) -> (Vec<u8>, Answered) {
         let mut answered = Answered { qtype: 0, badvers: false };
-        let out = self.with_tsig(packet, echo, authority, |message, echo, key| {
+        let out = self.with_tsig(packet, found, echo, authority, |message, echo, key| {
             let reserve = key.map_or(0, tsig::Signer::overhead);
             let (out, rcode) = self.respond(zones, message, echo.clone(), transport, reserve);
             let qtype = echo.query.as_ref().map_or(0, |q| u16::from(q.query_type()));
@@ -262,19 +266,21 @@ impl Responder {
         (out, answered)
     }
 
-    /// Verifies the TSIG of `packet` and signs what `answer` makes of the
-    /// message without its TSIG (given the verified key, or `None` when the
-    /// message is unsigned). A malformed message gets FORMERR; a bad
-    /// signature gets the TSIG error response (RFC 8945 §5.3.2).
+    /// Verifies the TSIG of `packet` (`found` is [`tsig::find`] of it) and
+    /// signs what `answer` makes of the message without its TSIG (given the
+    /// verified key, or `None` when the message is unsigned). A malformed
+    /// message gets FORMERR; a bad signature gets the TSIG error response
+    /// (RFC 8945 §5.3.2).
     fn with_tsig(
         &self,
         packet: &[u8],
+        found: Found,
         mut echo: Echo,
         authority: &dyn Authority,
         answer: impl FnOnce(&Message, &Echo, Option<&super::authority::TsigKey>) -> Vec<u8>,
     ) -> Vec<u8> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let Ok(record) = tsig::find(packet) else {
+        let Ok(record) = found else {
             return encode_error(&echo, ResponseCode::FormErr, self.payload);
         };
         let body = match &record {
@@ -380,11 +386,9 @@ impl Echo {
     }
 }
 
-/// Whether `packet` is a QUERY that carries a TSIG record (or is too broken
-/// to tell, which the TSIG path answers with FORMERR).
-fn is_signed_query(echo: &Echo, packet: &[u8]) -> bool {
-    echo.op_code == OpCode::Query && !matches!(tsig::find(packet), Ok(None))
-}
+/// A message's TSIG RR as [`tsig::find`] found it: none, one, or too broken
+/// to tell (which the TSIG path answers with FORMERR).
+type Found = Result<Option<tsig::TsigRecord>, tsig::Malformed>;
 
 /// The RCODE for an opcode other than QUERY and UPDATE. A NOTIFY to the
 /// primary is refused, as NSD does (Knot answers NOTAUTH): nameplate is
@@ -552,24 +556,9 @@ mod tests {
         assert_eq!((reply.op_code, reply.response_code), (OpCode::Notify, ResponseCode::Refused));
     }
 
-    /// An authority that knows one key and refuses every write.
-    struct OneKey(super::super::authority::TsigKey);
-
-    impl Authority for OneKey {
-        fn tsig_key(&self, name: &Name) -> Option<super::super::authority::TsigKey> {
-            (name == &self.0.name).then(|| self.0.clone())
-        }
-        fn may_transfer(&self, _: std::net::IpAddr, _: Option<&super::super::authority::TsigKey>, _: &Name) -> bool {
-            false
-        }
-        fn update(&self, _: &super::super::authority::TsigKey, _: zones::ChangeSet) -> Result<(), Refusal> {
-            Err(Refusal::Refused("not in this test".into()))
-        }
-    }
-
     #[test]
     fn signed_queries_get_signed_answers_and_bad_signatures_tsig_errors() {
-        use super::super::authority::{Algorithm, TsigKey};
+        use super::super::authority::{Algorithm, OneKey, TsigKey};
         let key = |name: &str, secret: &[u8]| TsigKey {
             name: Name::from_ascii(name).expect("test"),
             algorithm: Algorithm::HmacSha256,

@@ -28,6 +28,7 @@ use data_encoding::BASE64;
 use hmac::Mac as _;
 
 use super::authority::{Algorithm, TsigKey};
+use super::question::HEADER_LEN;
 use zones::Name;
 
 /// RR type TSIG.
@@ -264,9 +265,21 @@ impl Signer {
     /// How many bytes the TSIG RR that `key` signs with adds to a message
     /// (no other data), so a response can leave room for it.
     pub fn overhead(key: &TsigKey) -> usize {
-        let names = wire_name(&key.name.to_ascii()).len() + wire_name(key.algorithm.dns_name()).len();
-        // TYPE CLASS TTL RDLENGTH, time, fudge, MAC size, original ID, error, other length.
-        names + 10 + 6 + 2 + 2 + key.algorithm.output_len() + 2 + 2 + 2
+        let key_wire = wire_name(&key.name.to_lowercase().to_ascii());
+        let algorithm_wire = wire_name(key.algorithm.dns_name());
+        let mac = vec![0; key.algorithm.output_len()];
+        let fields = Fields {
+            key_wire: &key_wire,
+            algorithm_wire: &algorithm_wire,
+            time: 0,
+            mac: &mac,
+            id: 0,
+            error: 0,
+            other: &[],
+        };
+        let mut header = vec![0; HEADER_LEN];
+        append_rr(&mut header, &fields);
+        header.len() - HEADER_LEN
     }
 
     /// The key this signer signs with.

@@ -336,6 +336,8 @@ mod tests {
     use std::time::SystemTime;
     use zones::{ChangeSet, Op, RRset};
 
+    use super::super::authority::OneKey;
+
     fn name(text: &str) -> Name {
         Name::from_ascii(text).expect("test")
     }
@@ -472,20 +474,6 @@ mod tests {
         assert_eq!(out[0].metadata.response_code, ResponseCode::FormErr);
     }
 
-    struct Keys(TsigKey);
-
-    impl Authority for Keys {
-        fn tsig_key(&self, name: &Name) -> Option<TsigKey> {
-            (name == &self.0.name).then(|| self.0.clone())
-        }
-        fn may_transfer(&self, _: IpAddr, _: Option<&TsigKey>, _: &Name) -> bool {
-            false
-        }
-        fn update(&self, _: &TsigKey, _: ChangeSet) -> Result<(), super::super::authority::Refusal> {
-            Err(super::super::authority::Refusal::Refused("not in this test".into()))
-        }
-    }
-
     #[test]
     fn signed_transfers_are_signed_in_every_message_and_need_the_secondarys_key() {
         let (_dir, store) = store_with(5_000);
@@ -496,7 +484,7 @@ mod tests {
             team: None,
         };
         let secondary = Secondary { address: "127.0.0.1:53053".parse().expect("test"), tsig_key: Some(name("xfr.")) };
-        let xfr = Transfers::new(store.clone(), vec![secondary]).with_authority(Arc::new(Keys(key("xfr."))));
+        let xfr = Transfers::new(store.clone(), vec![secondary]).with_authority(Arc::new(OneKey(key("xfr."))));
         let now = 1_800_000_000;
         let signed = |key: TsigKey| {
             let mut packet = request(RecordType::AXFR, None);

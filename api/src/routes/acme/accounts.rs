@@ -1,17 +1,15 @@
 //! newAccount, the account resource, its orders list and keyChange
 //! (RFC 8555 §7.3).
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::Response;
 use ca::acme::types::Account;
 use ca::acme::{NewAccount, ProblemType, VerifiedEab};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Ctx, Failure, Id, KeyMode, Post, Reply, post, problem, views};
-use crate::AppState;
+use super::{Ctx, Failure, Id, KeyMode, Post, RawPost, Reply, problem, views};
 use crate::acme::{PublicJwk, Unverified, verify_eab};
 
 /// The newAccount payload.
@@ -28,8 +26,8 @@ struct NewAccountBody {
 
 /// `POST /acme/new-account`: 201 and `Location` for a new account, 200 for
 /// the existing account of this key.
-pub(crate) async fn new_account(State(state): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    post(state, uri, headers, body, KeyMode::Jwk, create).await
+pub(crate) async fn new_account(req: RawPost) -> Response {
+    req.run(KeyMode::Jwk, create).await
 }
 
 fn create(ctx: &Ctx, post: Post) -> Result<Reply, Failure> {
@@ -43,9 +41,8 @@ fn create(ctx: &Ctx, post: Post) -> Result<Reply, Failure> {
         None => None,
     };
     let key = &post.req.key;
-    let jwk: Value = serde_json::from_str(&key.canonical_json()).map_err(|e| Failure::Internal(e.to_string()))?;
     let request = NewAccount {
-        jwk,
+        jwk: stored_jwk(key)?,
         thumbprint: key.thumbprint(),
         contact: body.contact,
         eab,
@@ -68,14 +65,8 @@ struct AccountUpdate {
 }
 
 /// `POST /acme/acct/{id}`: POST-as-GET, a contact update or deactivation.
-pub(crate) async fn account(
-    State(state): State<AppState>,
-    axum::extract::Path(id): Id,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    post(state, uri, headers, body, KeyMode::Kid, move |ctx, post| update(ctx, &post, &id)).await
+pub(crate) async fn account(Path(id): Id, req: RawPost) -> Response {
+    req.run(KeyMode::Kid, move |ctx, post| update(ctx, &post, &id)).await
 }
 
 fn update(ctx: &Ctx, post: &Post, id: &str) -> Result<Reply, Failure> {
@@ -104,14 +95,8 @@ fn own_account<'a>(post: &'a Post, id: &str) -> Result<&'a Account, Failure> {
 }
 
 /// `POST /acme/acct/{id}/orders` (§7.1.2.1): the account's order URLs.
-pub(crate) async fn orders(
-    State(state): State<AppState>,
-    axum::extract::Path(id): Id,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    post(state, uri, headers, body, KeyMode::Kid, move |ctx, post| {
+pub(crate) async fn orders(Path(id): Id, req: RawPost) -> Response {
+    req.run(KeyMode::Kid, move |ctx, post| {
         let account = own_account(&post, &id)?;
         let ids = ctx.edge.acme().orders(&account.id)?;
         let urls: Vec<String> = ids.iter().map(|o| views::order_url(&ctx.edge, o.as_str())).collect();
@@ -130,8 +115,8 @@ struct KeyChange {
 
 /// `POST /acme/key-change`: 200 with the account; 409 and the other
 /// account's `Location` when the new key is in use.
-pub(crate) async fn key_change(State(state): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    post(state, uri, headers, body, KeyMode::Kid, roll_over).await
+pub(crate) async fn key_change(req: RawPost) -> Response {
+    req.run(KeyMode::Kid, roll_over).await
 }
 
 fn roll_over(ctx: &Ctx, post: Post) -> Result<Reply, Failure> {
@@ -153,7 +138,11 @@ fn roll_over(ctx: &Ctx, post: Post) -> Result<Reply, Failure> {
     if let Some(other) = acme.account_by_key(&thumbprint)? {
         return Err(Failure::Conflict(acme.account_url(&other.id)));
     }
-    let jwk: Value = serde_json::from_str(&inner.key.canonical_json()).map_err(|e| Failure::Internal(e.to_string()))?;
-    let updated = acme.key_change(&account.id, jwk, thumbprint)?;
+    let updated = acme.key_change(&account.id, stored_jwk(&inner.key)?, thumbprint)?;
     Ok(account_reply(ctx, &updated))
+}
+
+/// `key` as the account stores it: its canonical JSON (RFC 7638).
+fn stored_jwk(key: &PublicJwk) -> Result<Value, Failure> {
+    serde_json::from_str(&key.canonical_json()).map_err(|e| Failure::Internal(e.to_string()))
 }

@@ -1,10 +1,9 @@
 //! Certificate download, revokeCert (RFC 8555 §7.4.2, §7.6) and ARI
 //! renewalInfo (RFC 9773).
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use ca::acme::ProblemType;
 use ca::issuance::IssueError;
 use ca::pki::RevocationReason;
@@ -13,9 +12,9 @@ use serde_json::json;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use super::{Ctx, Failure, Id, KeyMode, Post, Reply, edge, post, problem};
+use super::{Ctx, Failure, Id, KeyMode, Post, RawPost, Reply, blocking, edge, problem};
 use crate::AppState;
-use crate::acme::{JOSE_CONTENT_TYPE, PublicJwk, serial_key};
+use crate::acme::{JOSE_CONTENT_TYPE, PublicJwk, serial_key, strip_leading_zeros};
 use crate::rfc3339;
 
 /// How long a client should wait before asking for renewal info again (6 h).
@@ -24,15 +23,9 @@ const ARI_RETRY_AFTER_SECS: u64 = 6 * 3600;
 /// `POST /acme/cert/{id}` (POST-as-GET): leaf and intermediate as
 /// `application/pem-certificate-chain`. Like step-ca, any `Accept` and a
 /// missing or wrong `Content-Type` are tolerated on this download.
-pub(crate) async fn download(
-    State(state): State<AppState>,
-    axum::extract::Path(id): Id,
-    uri: Uri,
-    mut headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JOSE_CONTENT_TYPE));
-    post(state, uri, headers, body, KeyMode::Kid, move |ctx, post| {
+pub(crate) async fn download(Path(id): Id, mut req: RawPost) -> Response {
+    req.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JOSE_CONTENT_TYPE));
+    req.run(KeyMode::Kid, move |ctx, post| {
         let chain = ctx.edge.chain(&id)?.ok_or(Failure::NotFound)?;
         if chain.account != post.account_id()?.as_str() {
             return Err(problem(ProblemType::Unauthorized, "this certificate belongs to another account"));
@@ -51,8 +44,8 @@ struct RevokeBody {
 
 /// `POST /acme/revoke-cert`: by the issuing account (`kid`) or by the
 /// certificate's key (`jwk`); 200 with no body.
-pub(crate) async fn revoke(State(state): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    post(state, uri, headers, body, KeyMode::Either, revoke_cert).await
+pub(crate) async fn revoke(req: RawPost) -> Response {
+    req.run(KeyMode::Either, revoke_cert).await
 }
 
 fn revoke_cert(ctx: &Ctx, post: Post) -> Result<Reply, Failure> {
@@ -90,27 +83,20 @@ fn key_matches(jwk: &PublicJwk, cert: &X509Certificate<'_>) -> bool {
         PublicJwk::Ec { x, y, .. } => bits.first() == Some(&4) && bits[1..] == [x.as_slice(), y.as_slice()].concat(),
         PublicJwk::Ed25519 { x } => bits == x.as_slice(),
         PublicJwk::Rsa { n, e } => match spki.parsed() {
-            Ok(PublicKey::RSA(rsa)) => strip(rsa.modulus) == n.as_slice() && strip(rsa.exponent) == e.as_slice(),
+            Ok(PublicKey::RSA(rsa)) => {
+                strip_leading_zeros(rsa.modulus) == n.as_slice() && strip_leading_zeros(rsa.exponent) == e.as_slice()
+            }
             _ => false,
         },
     }
 }
 
-fn strip(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    &bytes[start..]
-}
-
 /// `GET /acme/renewal-info/{id}` (RFC 9773 §4.2).
-pub(crate) async fn renewal_info(State(state): State<AppState>, axum::extract::Path(id): Id) -> Response {
-    let job = move || -> Result<Reply, Failure> {
+pub(crate) async fn renewal_info(State(state): State<AppState>, Path(id): Id) -> Response {
+    blocking(move || {
         let (start, end) = edge(&state)?.acme().renewal_info(&id)?;
         let window = json!({"suggestedWindow": {"start": rfc3339(start), "end": rfc3339(end)}});
         Ok(Reply::json(window).retry_after(ARI_RETRY_AFTER_SECS))
-    };
-    match tokio::task::spawn_blocking(job).await {
-        Ok(Ok(reply)) => reply.into_response(),
-        Ok(Err(failure)) => failure.into_response(),
-        Err(e) => Failure::Internal(format!("acme task failed: {e}")).into_response(),
-    }
+    })
+    .await
 }

@@ -1,6 +1,6 @@
 //! The ACME (RFC 8555) endpoints under `/acme`, over [`crate::acme::AcmeEdge`].
 //!
-//! Every POST goes through [`post`]: content type, JWS parse, nonce, URL,
+//! Every POST goes through [`RawPost::run`]: content type, JWS parse, nonce, URL,
 //! key (the account's for `kid`, the embedded one for `jwk`), then the
 //! handler runs on a blocking thread (the store flushes). Every response,
 //! errors included, carries `Replay-Nonce` and `Link: <directory>;rel="index"`
@@ -18,7 +18,7 @@ use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -31,7 +31,7 @@ use zones::ZoneSet;
 use crate::AppState;
 use crate::acme::{
     AcmeEdge, AcmeProblem, PROBLEM_CONTENT_TYPE, PublicJwk, Unverified, VerifiedRequest, check_content_type, check_url,
-    redeem_nonce,
+    problem_document, redeem_nonce,
 };
 
 /// The `/acme` routes; `state` gives the headers middleware the nonces.
@@ -81,7 +81,7 @@ async fn directory(State(state): State<AppState>) -> Result<axum::Json<Value>, F
     let profiles: serde_json::Map<String, Value> = config
         .profiles
         .iter()
-        .map(|p| (p.name.clone(), json!(format!("leaf lifetime {} hours", p.lifetime.as_secs() / 3600))))
+        .map(|p| (p.name.clone(), json!(format!("leaf lifetime up to {} hours", p.lifetime.as_secs() / 3600))))
         .collect();
     Ok(axum::Json(json!({
         "newNonce": edge.url("/acme/new-nonce"),
@@ -100,14 +100,18 @@ async fn directory(State(state): State<AppState>) -> Result<axum::Json<Value>, F
 
 /// `HEAD /acme/new-nonce`: 200 (RFC 8555 §7.2); the nonce is added by [`acme_headers`].
 async fn new_nonce_head(State(state): State<AppState>) -> Result<Response, Failure> {
-    edge(&state)?;
-    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
+    new_nonce(&state, StatusCode::OK)
 }
 
 /// `GET /acme/new-nonce`: 204.
 async fn new_nonce_get(State(state): State<AppState>) -> Result<Response, Failure> {
-    edge(&state)?;
-    Ok((StatusCode::NO_CONTENT, [(header::CACHE_CONTROL, "no-store")]).into_response())
+    new_nonce(&state, StatusCode::NO_CONTENT)
+}
+
+/// An uncacheable empty `status` (404 without ACME).
+fn new_nonce(state: &AppState, status: StatusCode) -> Result<Response, Failure> {
+    edge(state)?;
+    Ok((status, [(header::CACHE_CONTROL, "no-store")]).into_response())
 }
 
 /// Which key a request must be signed with.
@@ -162,25 +166,49 @@ impl Ctx {
     }
 }
 
-/// Runs the POST pipeline, then `handler` on a blocking thread.
-pub(crate) async fn post<F>(
+/// An ACME POST as a handler receives it, before any check: the state, the
+/// URI, the headers and the body. [`RawPost::run`] authenticates it.
+pub(crate) struct RawPost {
     state: AppState,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-    mode: KeyMode,
-    handler: F,
-) -> Response
+}
+
+impl FromRequest<AppState> for RawPost {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (uri, headers) = (req.uri().clone(), req.headers().clone());
+        let body = Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        Ok(Self { state: state.clone(), uri, headers, body })
+    }
+}
+
+impl RawPost {
+    /// Runs the POST pipeline, then `handler` on a blocking thread.
+    pub(crate) async fn run<F>(self, mode: KeyMode, handler: F) -> Response
+    where
+        F: FnOnce(&Ctx, Post) -> Result<Reply, Failure> + Send + 'static,
+    {
+        let Self { state, uri, headers, body } = self;
+        blocking(move || {
+            let edge = edge(&state)?;
+            let url = edge.url(uri.path());
+            let request = authenticate(&edge, &headers, &body, &url, mode)?;
+            let now = state.clock.now();
+            handler(&Ctx { edge, state, url, now }, request)
+        })
+        .await
+    }
+}
+
+/// Runs `job` on a blocking thread (the store flushes) and answers with its
+/// reply or failure.
+pub(crate) async fn blocking<F>(job: F) -> Response
 where
-    F: FnOnce(&Ctx, Post) -> Result<Reply, Failure> + Send + 'static,
+    F: FnOnce() -> Result<Reply, Failure> + Send + 'static,
 {
-    let job = move || -> Result<Reply, Failure> {
-        let edge = edge(&state)?;
-        let url = edge.url(uri.path());
-        let request = authenticate(&edge, &headers, &body, &url, mode)?;
-        let now = state.clock.now();
-        handler(&Ctx { edge, state, url, now }, request)
-    };
     match tokio::task::spawn_blocking(job).await {
         Ok(Ok(reply)) => reply.into_response(),
         Ok(Err(failure)) => failure.into_response(),
@@ -364,8 +392,11 @@ impl IntoResponse for Failure {
     }
 }
 
+/// A problem document of `kind` with `status` instead of the kind's own.
 fn raw_problem(status: StatusCode, kind: ProblemType, detail: &str, location: Option<String>) -> Response {
-    let body = json!({"type": kind.urn(), "detail": detail, "status": status.as_u16()}).to_string();
+    let mut doc = problem_document(&Problem::new(kind, detail));
+    doc["status"] = json!(status.as_u16());
+    let body = doc.to_string();
     let mut response = (status, [(header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE)], body).into_response();
     set(response.headers_mut(), header::LOCATION, location);
     response

@@ -1,9 +1,8 @@
 //! newOrder, orders, finalize, authorizations and challenges (RFC 8555
 //! §7.4, §7.5).
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::Response;
 use ca::acme::order::StoredOrder;
 use ca::acme::types::{AuthzId, ChallengeType, OrderId};
@@ -12,8 +11,7 @@ use ca::pki::{CheckedCsr, CsrError};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Ctx, Failure, Id, KeyMode, Post, Reply, post, problem, views};
-use crate::AppState;
+use super::{Ctx, Failure, Id, KeyMode, Post, RawPost, Reply, problem, views};
 use crate::acme::TcpFetch;
 
 /// Seconds a client should wait before polling a processing order.
@@ -39,8 +37,8 @@ struct NewOrderBody {
 }
 
 /// `POST /acme/new-order`: 201 with the order and its `Location`.
-pub(crate) async fn new_order(State(state): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    post(state, uri, headers, body, KeyMode::Kid, create).await
+pub(crate) async fn new_order(req: RawPost) -> Response {
+    req.run(KeyMode::Kid, create).await
 }
 
 fn create(ctx: &Ctx, post: Post) -> Result<Reply, Failure> {
@@ -53,8 +51,7 @@ fn create(ctx: &Ctx, post: Post) -> Result<Reply, Failure> {
         replaces: body.replaces,
     };
     let zones = ctx.zones();
-    let names = SchemePolicy { scheme: &ctx.state.config.policy.scheme, zones: &zones };
-    let order = ctx.edge.acme().new_order(post.account_id()?, request, &names, ctx.now)?;
+    let order = ctx.edge.acme().new_order(post.account_id()?, request, &name_policy(ctx, &zones), ctx.now)?;
     Ok(order_reply(ctx, &order).status(StatusCode::CREATED))
 }
 
@@ -68,14 +65,8 @@ fn order_reply(ctx: &Ctx, order: &StoredOrder) -> Reply {
 }
 
 /// `POST /acme/order/{id}` (POST-as-GET).
-pub(crate) async fn order(
-    State(state): State<AppState>,
-    axum::extract::Path(id): Id,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    post(state, uri, headers, body, KeyMode::Kid, move |ctx, post| {
+pub(crate) async fn order(Path(id): Id, req: RawPost) -> Response {
+    req.run(KeyMode::Kid, move |ctx, post| {
         let order = ctx.edge.acme().order(&OrderId(id), post.account_id()?, ctx.now)?;
         Ok(order_reply(ctx, &order))
     })
@@ -89,14 +80,8 @@ struct FinalizeBody {
 }
 
 /// `POST /acme/order/{id}/finalize`: the order, valid once signed.
-pub(crate) async fn finalize(
-    State(state): State<AppState>,
-    axum::extract::Path(id): Id,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    post(state, uri, headers, body, KeyMode::Kid, move |ctx, post| sign(ctx, &post, &id)).await
+pub(crate) async fn finalize(Path(id): Id, req: RawPost) -> Response {
+    req.run(KeyMode::Kid, move |ctx, post| sign(ctx, &post, &id)).await
 }
 
 fn sign(ctx: &Ctx, post: &Post, id: &str) -> Result<Reply, Failure> {
@@ -108,12 +93,7 @@ fn sign(ctx: &Ctx, post: &Post, id: &str) -> Result<Reply, Failure> {
     let key_type = ca::issuance::policy_key_type(csr.key_kind());
     ctx.state.config.policy.certs.check_key(key_type).map_err(|e| problem(ProblemType::BadPublicKey, e.to_string()))?;
     let zones = ctx.zones();
-    let scheme = &ctx.state.config.policy.scheme;
-    let names = PolicyLifetimes {
-        names: SchemePolicy { scheme, zones: &zones },
-        scheme,
-        certs: &ctx.state.config.policy.certs,
-    };
+    let names = name_policy(ctx, &zones);
     let caa = Resolver { view: &*zones, external: &NoExternalDns };
     let signer = ctx.edge.signer(&csr, ctx.now);
     let seams = IssueSeams { caa: &caa, names: &names, signer: &signer };
@@ -121,37 +101,11 @@ fn sign(ctx: &Ctx, post: &Post, id: &str) -> Result<Reply, Failure> {
     Ok(order_reply(ctx, &order))
 }
 
-/// The scheme's name policy, with certificate lifetimes from `[policy.certs]`
-/// (per environment and profile, as direct issuance has them) instead of the
-/// ACME profiles' fixed ones.
-struct PolicyLifetimes<'a> {
-    names: SchemePolicy<'a>,
-    scheme: &'a policy::Scheme,
-    certs: &'a policy::CertConfig,
-}
-
-impl ca::acme::NamePolicy for PolicyLifetimes<'_> {
-    fn check(
-        &self,
-        team: &str,
-        name: &ca::acme::types::Identifier,
-    ) -> Result<ca::acme::NameDecision, ca::acme::Problem> {
-        self.names.check(team, name)
-    }
-
-    fn lifetime(&self, names: &[String], profile: &str) -> Option<std::time::Duration> {
-        let pairs: Vec<(zones::Name, zones::Name)> = names
-            .iter()
-            .filter_map(|n| zones::Name::from_ascii(n.trim_start_matches("*.")).ok())
-            .map(|name| {
-                let zone = self.scheme.zone_containing(&name).map_or_else(zones::Name::root, |z| z.apex().clone());
-                (name, zone)
-            })
-            .collect();
-        let profile = if profile == "shortlived" { policy::Profile::Shortlived } else { policy::Profile::Default };
-        let request = policy::CertRequest { names: &pairs, profile, ttl_seconds: None, client_auth: false };
-        self.certs.lifetime(self.scheme, &request).ok()
-    }
+/// Who may order which names, and their certificates' lifetimes, by the
+/// API's policy over the zones served now.
+fn name_policy<'a>(ctx: &'a Ctx, zones: &'a zones::ZoneSet) -> SchemePolicy<'a> {
+    let policy = &ctx.state.config.policy;
+    SchemePolicy { scheme: &policy.scheme, zones, certs: &policy.certs }
 }
 
 /// `badPublicKey` for a key we do not certify, `badCSR` otherwise.
@@ -170,14 +124,8 @@ struct AuthzUpdate {
 }
 
 /// `POST /acme/authz/{id}`: POST-as-GET, or `{"status":"deactivated"}`.
-pub(crate) async fn authz(
-    State(state): State<AppState>,
-    axum::extract::Path(id): Id,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    post(state, uri, headers, body, KeyMode::Kid, move |ctx, post| {
+pub(crate) async fn authz(Path(id): Id, req: RawPost) -> Response {
+    req.run(KeyMode::Kid, move |ctx, post| {
         let id = AuthzId(id);
         let acme = ctx.edge.acme();
         let authz = if post.req.is_post_as_get() {
@@ -195,14 +143,8 @@ pub(crate) async fn authz(
 }
 
 /// `POST /acme/chall/{authz}/{type}`: `{}` validates now; POST-as-GET reads.
-pub(crate) async fn challenge(
-    State(state): State<AppState>,
-    axum::extract::Path((authz, kind)): axum::extract::Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    post(state, uri, headers, body, KeyMode::Kid, move |ctx, post| respond(ctx, &post, AuthzId(authz), &kind)).await
+pub(crate) async fn challenge(Path((authz, kind)): Path<(String, String)>, req: RawPost) -> Response {
+    req.run(KeyMode::Kid, move |ctx, post| respond(ctx, &post, AuthzId(authz), &kind)).await
 }
 
 fn respond(ctx: &Ctx, post: &Post, id: AuthzId, kind: &str) -> Result<Reply, Failure> {

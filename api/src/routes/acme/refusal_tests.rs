@@ -150,11 +150,14 @@ async fn revocation_by_a_stranger_is_unauthorized_and_by_the_key_works() {
     let bad_reason = json!({"certificate": cert["certificate"], "reason": 7});
     acme.post(&key, Some(&kid), "/acme/revoke-cert", Some(bad_reason)).await.problem(400, "badRevocationReason");
     let serial = done["certificate"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-    let record = acme.edge.ca().store().get(&acme.edge.chain(&serial).unwrap().unwrap().serial_hex).unwrap().unwrap();
+    let serial_hex = acme.edge.chain(&serial).unwrap().unwrap().serial_hex;
+    let record = acme.edge.ca().store().get(&serial_hex).unwrap().unwrap();
     assert!(record.revoked.is_none(), "refusals revoke nothing");
     let cert_key = cert_key_jwk(dir);
     let by_key = acme.post(&cert_key, None, "/acme/revoke-cert", Some(cert)).await;
     assert_eq!(by_key.status, StatusCode::OK, "{}", by_key.json());
+    let record = acme.edge.ca().store().get(&serial_hex).unwrap().unwrap();
+    assert!(record.revoked.is_some(), "the certificate's key revoked it");
 }
 
 /// The CSR's P-256 key (written by `csr`) as a signing key.

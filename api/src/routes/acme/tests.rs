@@ -17,19 +17,12 @@ use tower::ServiceExt;
 
 use crate::acme::testkeys::{TestKey, b64, jws};
 use crate::acme::{AcmeEdge, PublicJwk};
-use crate::routes::tests::{Fixture, fixture};
+use crate::routes::tests::{Fixture, PLATFORM, fixture};
 use crate::{AppState, Clock, Config, app};
 
 pub(super) const BASE: &str = "https://ca.test";
 const NOW: u64 = 1_700_000_000;
 pub(super) const NAME: &str = "web.hr.dev.apps.company.com";
-const PLATFORM: &str = "$ORIGIN apps.company.com.
-@ 3600 IN SOA ns1 hostmaster.company.com. 1 3600 600 604800 60
-@ 3600 IN NS ns1
-@ 3600 IN NS ns2
-ns1 3600 IN A 127.0.0.1
-ns2 3600 IN A 127.0.0.2
-";
 
 /// A clock tests can move forward.
 pub(super) struct TestClock(AtomicU64);
@@ -287,6 +280,7 @@ async fn check_renewal_info(acme: &Acme, cert_url: &str) {
     let unknown = ca::acme::ari::CertId::new(issuer.key_id(), &[1, 2, 3]).encode();
     let missing = acme.send(Method::GET, &format!("/acme/renewal-info/{unknown}"), "", vec![]).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    missing.problem(404, "malformed");
     acme.send(Method::GET, "/acme/renewal-info/not-an-id", "", vec![]).await.problem(400, "malformed");
 }
 
@@ -372,6 +366,7 @@ async fn key_change_to_a_key_in_use_is_a_conflict_naming_the_other_account() {
     let inner: Value = serde_json::from_slice(&inner).unwrap();
     let refused = acme.post(&key, Some(&kid), "/acme/key-change", Some(inner)).await;
     assert_eq!((refused.status, refused.header("location")), (StatusCode::CONFLICT, other));
+    refused.problem(409, "malformed");
     assert!(acme.post(&key, Some(&kid), path(&kid), None).await.status.is_success(), "old key still works");
 }
 

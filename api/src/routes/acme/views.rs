@@ -1,13 +1,12 @@
 //! The JSON objects of RFC 8555 §7.1: accounts, orders, authorizations
 //! and challenges, with absolute URLs.
 
-use ca::acme::Problem;
 use ca::acme::authz::{Challenge, ChallengeStatus, StoredAuthz};
 use ca::acme::order::StoredOrder;
 use ca::acme::types::{Account, AccountStatus, AuthzId};
 use serde_json::{Value, json};
 
-use crate::acme::{AcmeEdge, AcmeProblem, serial_key};
+use crate::acme::{AcmeEdge, problem_document, serial_key};
 use crate::rfc3339;
 
 /// URL of order `id`.
@@ -60,7 +59,7 @@ pub(crate) fn order(edge: &AcmeEdge, order: &StoredOrder) -> Value {
     });
     match order {
         StoredOrder::Valid(valid) => doc["certificate"] = json!(cert_url(edge, &valid.certificate.serial)),
-        StoredOrder::Invalid(invalid) => doc["error"] = error(&invalid.error),
+        StoredOrder::Invalid(invalid) => doc["error"] = problem_document(&invalid.error),
         _ => {}
     }
     if let Some(replaces) = &core.replaces {
@@ -103,11 +102,7 @@ pub(crate) fn challenge(edge: &AcmeEdge, authz: &AuthzId, challenge: &Challenge)
         doc["validated"] = json!(rfc3339(at));
     }
     if let Some(e) = &challenge.error {
-        doc["error"] = error(e);
+        doc["error"] = problem_document(e);
     }
     doc
-}
-
-fn error(problem: &Problem) -> Value {
-    AcmeProblem(problem.clone()).document()
 }

@@ -214,3 +214,13 @@ fn malformed_messages_never_panic_and_misplaced_tsig_is_malformed() {
     looped.extend_from_slice(&[0xc0, 12, 0, 6, 0, 1]);
     assert_eq!(find(&looped), Err(Malformed));
 }
+
+#[test]
+fn overhead_is_what_signing_adds() {
+    for algorithm in Algorithm::ALL {
+        let mut msg = message();
+        let before = msg.len();
+        Signer::for_request(key(algorithm), TIME).sign_next(&mut msg);
+        assert_eq!(msg.len() - before, Signer::overhead(&key(algorithm)), "{algorithm:?}");
+    }
+}
