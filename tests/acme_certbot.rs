@@ -11,16 +11,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use nameplate_tests::Server;
-use nameplate_tests::api::{eab_key, start_with_team, tsig_key};
+use nameplate_tests::api::{eab_key, https_client, start_with_team_https, tsig_key};
 use nameplate_tests::server::run;
 use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, openssl};
 
 const NAME: &str = "timesheet.hr.prod.apps.company.com";
 
-/// certbot with its directories under `dir` and nameplate's ACME directory.
+/// certbot with its directories under `dir`, nameplate's ACME directory
+/// on its HTTPS listener and the CA's root as the one trust anchor.
 struct Certbot {
     dir: PathBuf,
     directory: String,
+    root: PathBuf,
 }
 
 impl Certbot {
@@ -29,7 +31,8 @@ impl Certbot {
     fn run(&self, server: &Server, subcommand: &str, args: &[&str]) {
         let dir = |name: &str| self.dir.join(name).to_str().expect("utf-8").to_owned();
         let mut cmd = Command::new("certbot");
-        cmd.args([subcommand, "--non-interactive", "--server", &self.directory])
+        cmd.env("REQUESTS_CA_BUNDLE", &self.root)
+            .args([subcommand, "--non-interactive", "--server", &self.directory])
             .args(["--config-dir", &dir("etc"), "--work-dir", &dir("work"), "--logs-dir", &dir("logs")])
             .args(args);
         let out =
@@ -70,11 +73,11 @@ fn serial(cert: &Path) -> String {
 #[test]
 fn certbot_issues_renews_and_revokes_with_eab_and_dns01_over_rfc2136() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (server, admin) = start_with_team(dir.path(), "[acme]\npre_authorize = false\n", "hr");
+    let (server, admin) = start_with_team_https(dir.path(), "[acme]\npre_authorize = false\n", "hr");
     let (kid, hmac) = eab_key(&admin, "hr");
     let ini = credentials(dir.path(), &server, &tsig_key(&admin, "hr", "hr-certbot", "hmac-sha256"));
-    let certbot =
-        Certbot { dir: dir.path().to_path_buf(), directory: format!("http://{}/acme/directory", server.http_addr()) };
+    let directory = format!("{}/acme/directory", server.base_url());
+    let certbot = Certbot { dir: dir.path().to_path_buf(), directory, root: server.root_pem() };
 
     let ini = path(&ini);
     let issue = [
@@ -107,7 +110,12 @@ fn certbot_issues_renews_and_revokes_with_eab_and_dns01_over_rfc2136() {
 
     let cert = path(&certbot.live("cert.pem"));
     certbot.run(&server, "revoke", &["--cert-path", &cert, "--reason", "keycompromise", "--no-delete-after-revoke"]);
-    let crl = reqwest::blocking::get(format!("http://{}/ca/crl/default.crl", server.http_addr())).expect("crl");
+    // The CRL where the leaf says, over TLS to nameplate's own listener.
+    let points = openssl(&["x509", "-noout", "-ext", "crlDistributionPoints", "-in", &cert]).expect("openssl").stdout;
+    let url = format!("{}/ca/crl/default.crl", server.base_url());
+    assert!(points.contains(&format!("URI:{url}")), "the leaf names {url}: {points}");
+    let crl = https_client(&server.root_pem()).expect("client").get(&url).send().expect("crl");
+    assert_eq!(crl.status(), 200);
     let crl_path = dir.path().join("default.crl");
     fs::write(&crl_path, crl.bytes().expect("crl body")).expect("crl file");
     let out = openssl(&["crl", "-inform", "DER", "-noout", "-text", "-in", &path(&crl_path)]).expect("openssl");

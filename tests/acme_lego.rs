@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use nameplate_tests::Server;
-use nameplate_tests::api::{Api, eab_key, start_with_team, tsig_key};
+use nameplate_tests::api::{Api, eab_key, start_with_team_https, tsig_key};
 use nameplate_tests::server::run;
 use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego_rfc2136, openssl};
 
@@ -27,7 +27,7 @@ struct Setup {
 }
 
 fn setup(dir: &Path, extra_config: &str) -> Setup {
-    let (server, admin) = start_with_team(dir, extra_config, "hr");
+    let (server, admin) = start_with_team_https(dir, extra_config, "hr");
     let eab = eab_key(&admin, "hr");
     let tsig = tsig_key(&admin, "hr", "hr-lego", "hmac-sha256");
     Setup { server, admin, eab, tsig }
@@ -36,8 +36,10 @@ fn setup(dir: &Path, extra_config: &str) -> Setup {
 /// `lego run` for both names against nameplate's directory; returns the
 /// certificate files' directory, panicking with lego's output on failure.
 fn lego(dir: &Path, setup: &Setup) -> PathBuf {
-    let directory = format!("http://{}/acme/directory", setup.server.http_addr());
+    let directory = format!("{}/acme/directory", setup.server.base_url());
     let mut cmd = lego_rfc2136(&dir.join("lego"), setup.server.addr(), &setup.tsig);
+    // Over TLS to nameplate's own listener, trusting only its root.
+    cmd.env("LEGO_CA_CERTIFICATES", setup.server.root_pem());
     cmd.args(["--server", &directory])
         // `=`: a base64url value may start with '-', which would read as a flag.
         .args(["--eab", &format!("--kid={}", setup.eab.0), &format!("--hmac={}", setup.eab.1)])

@@ -51,7 +51,6 @@ mod tsig_keys;
 mod usage;
 mod zones_catalog;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -219,10 +218,4 @@ impl std::ops::Deref for AppState {
     fn deref(&self) -> &App {
         &self.0
     }
-}
-
-/// Serves [`app`] over `listener` until the runtime shuts down, with each
-/// client's address known to the handlers (acme-dns's `allowfrom`).
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>()).await
 }

@@ -322,6 +322,7 @@ mod tests {
             root: None,
             crl_base_url: "https://localhost:8443".into(),
             max_lifetime: Duration::from_secs(7 * 24 * 3600),
+            service_names: Vec::new(),
         }
     }
 

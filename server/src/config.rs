@@ -20,8 +20,12 @@ pub struct Config {
     pub log: Log,
     /// The DNS listeners.
     pub dns: Dns,
-    /// The HTTP API listener.
+    /// The plain-HTTP listener, off unless configured.
+    #[serde(default)]
     pub http: Http,
+    /// The HTTPS listener serving every HTTP endpoint.
+    #[serde(default)]
+    pub https: Https,
     /// The platform zone created on first start.
     pub platform: Platform,
     /// Naming scheme, quotas, preview lifetimes and the risk policy.
@@ -117,12 +121,37 @@ pub struct Secondary {
     pub tsig_key: Option<String>,
 }
 
-/// HTTP API listener settings.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The plain-HTTP listener (`[http]`), for deployments behind a
+/// TLS-terminating proxy.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Http {
-    /// The address the API listens on (plain HTTP until the CA issue).
+    /// Where to serve every HTTP endpoint over plain HTTP; none unless set.
+    pub listen: Option<SocketAddr>,
+}
+
+/// The HTTPS listener (`[https]`): every HTTP endpoint, with a certificate
+/// the built-in CA issues to nameplate itself.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Https {
+    /// The listen address.
     pub listen: SocketAddr,
+    /// The names the listener's certificate carries: DNS names and IP
+    /// addresses.
+    pub names: Vec<String>,
+    /// The certificate's lifetime; it is renewed at two thirds of it.
+    pub lifetime_seconds: u64,
+}
+
+impl Default for Https {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            names: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+            lifetime_seconds: 24 * 3600,
+        }
+    }
 }
 
 /// The platform zone's shape.
@@ -191,8 +220,9 @@ impl Default for Acme {
 pub struct CaConfig {
     /// The CA's name, used in the root's and intermediates' subjects.
     pub name: String,
-    /// Base URL the CRL distribution points of leaves name
-    /// (`{base_url}/ca/crl/{region}.crl`).
+    /// Base URL the CRL distribution points of leaves and the ACME
+    /// directory name (`{base_url}/ca/crl/{region}.crl`); empty: the HTTPS
+    /// listener, as [`Config::ca_base_url`] derives it.
     pub base_url: String,
     /// An operator-supplied root certificate (PEM path); with `root_key`.
     pub root_cert: Option<PathBuf>,
@@ -208,7 +238,7 @@ impl Default for CaConfig {
     fn default() -> Self {
         Self {
             name: "nameplate".to_owned(),
-            base_url: "https://localhost:8443".to_owned(),
+            base_url: String::new(),
             root_cert: None,
             root_key: None,
             max_lifetime_seconds: 7 * 24 * 3600,
@@ -218,11 +248,6 @@ impl Default for CaConfig {
 }
 
 impl CaConfig {
-    /// `base_url` without a trailing slash, as URLs are built on it.
-    pub fn base(&self) -> &str {
-        self.base_url.trim_end_matches('/')
-    }
-
     /// The operator's root, when both paths are set.
     pub fn root(&self) -> Result<Option<(PathBuf, PathBuf)>> {
         match (&self.root_cert, &self.root_key) {
@@ -258,6 +283,21 @@ impl Config {
         Ok(config)
     }
 
+    /// The base URL the CA and ACME build their URLs on, without a trailing
+    /// slash: `ca.base_url`, or else `https://<first https name>:<https port>`.
+    pub fn ca_base_url(&self) -> String {
+        let configured = self.ca.base_url.trim_end_matches('/');
+        if !configured.is_empty() {
+            return configured.to_owned();
+        }
+        let host = self.https.names.first().map_or("localhost", String::as_str);
+        let port = self.https.listen.port();
+        match host.parse::<IpAddr>() {
+            Ok(IpAddr::V6(ip)) => format!("https://[{ip}]:{port}"),
+            _ => format!("https://{host}:{port}"),
+        }
+    }
+
     /// UDP workers per address, resolving 0 to the CPU count.
     pub fn udp_workers(&self) -> usize {
         match self.dns.workers {
@@ -275,6 +315,8 @@ impl Config {
             "policy.certs.max_lifetime_seconds must not exceed ca.max_lifetime_seconds"
         );
         self.ca.root()?;
+        anyhow::ensure!(!self.https.names.is_empty(), "https.names must name at least one name");
+        anyhow::ensure!(self.https.lifetime_seconds >= 60, "https.lifetime_seconds must be at least 60");
         Ok(())
     }
 }
@@ -320,7 +362,9 @@ mod tests {
         let config = Config::load(None).expect("default config");
         assert_eq!(config.platform.zone, "apps.company.com");
         assert_eq!(config.dns.listen, vec!["127.0.0.1:5353".parse::<SocketAddr>().expect("addr")]);
-        assert_eq!(config.http.listen, "127.0.0.1:8080".parse::<SocketAddr>().expect("addr"));
+        assert_eq!(config.http.listen, None, "plain HTTP is off unless configured");
+        assert_eq!(config.https.listen, "127.0.0.1:8443".parse::<SocketAddr>().expect("addr"));
+        assert_eq!(config.https.names, ["localhost", "127.0.0.1"]);
         assert_eq!(config.policy.scheme.zones[0].apex, "apps.company.com");
         assert_eq!(config.policy.scheme.envs, ["prod", "staging", "dev", "preview"]);
         assert!(config.policy.scheme.reserved.iter().any(|l| l == "acme"), "the acme-dns label is reserved");
@@ -363,6 +407,17 @@ mod tests {
     }
 
     #[test]
+    fn the_ca_base_url_follows_the_https_listener_unless_set() {
+        let mut config = Config::load(None).expect("default config");
+        config.https.listen = "127.0.0.1:9443".parse().expect("addr");
+        assert_eq!(config.ca_base_url(), "https://localhost:9443");
+        config.https.names = vec!["::1".to_owned()];
+        assert_eq!(config.ca_base_url(), "https://[::1]:9443");
+        config.ca.base_url = "https://ca.apps.company.com/".to_owned();
+        assert_eq!(config.ca_base_url(), "https://ca.apps.company.com");
+    }
+
+    #[test]
     fn file_overrides_key_by_key_and_unknown_keys_fail() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("n.toml");
@@ -377,7 +432,7 @@ mod tests {
     #[test]
     fn the_ca_section_defaults_and_is_checked() {
         let config = Config::load(None).expect("default config");
-        assert_eq!((config.ca.name.as_str(), config.ca.base_url.as_str()), ("nameplate", "https://localhost:8443"));
+        assert_eq!((config.ca.name.as_str(), config.ca_base_url().as_str()), ("nameplate", "https://localhost:8443"));
         assert_eq!(config.ca.max_lifetime_seconds, config.policy.certs.max_lifetime_seconds);
         assert!(config.ca.root().expect("no root").is_none());
         assert_eq!(config.policy.certs, policy::CertConfig::default(), "default.toml documents the defaults");

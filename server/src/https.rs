@@ -14,23 +14,18 @@
 //! - [`renew_loop`] renews the certificate once two thirds of its lifetime
 //!   have passed ([`renew_at`]) and retries failures with a capped backoff.
 //!
-//! Wiring (the integrator's part), roughly:
-//!
-//! ```ignore
-//! let (chain, key) = issue_for_self()?;               // from the CA
-//! let slot = Arc::new(CertSlot::new(chain, key)?);
-//! tokio::spawn(renew_loop(slot.clone(), Arc::new(issue_for_self), shutdown.clone()));
-//! let listener = tokio::net::TcpListener::bind(config.https.listen).await?;
-//! serve_https(listener, api::app(state), slot, shutdown).await?;
-//! ```
+//! - [`own_certificate`] is the [`Issue`] that `serve` gives both: the CA's
+//!   service issuer signs a fresh certificate and key for `https.names`.
 
 mod listener;
+mod own;
 mod renew;
 mod slot;
 #[cfg(test)]
 mod test_pki;
 
 pub use listener::{DRAIN_TIMEOUT, HANDSHAKE_TIMEOUT, serve_https};
+pub use own::own_certificate;
 pub use renew::{Issue, RETRY_CAP, RETRY_FIRST, renew_at, renew_loop};
 pub use slot::{CertSlot, Validity, server_config};
 

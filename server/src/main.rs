@@ -75,7 +75,10 @@ struct ServeArgs {
     /// A UDP+TCP listen address; repeat for several (overrides `dns.listen`).
     #[arg(long = "dns-listen", value_name = "ADDR:PORT")]
     dns_listen: Vec<SocketAddr>,
-    /// The HTTP API listen address (overrides `http.listen`).
+    /// The HTTPS listen address (overrides `https.listen`).
+    #[arg(long = "https-listen", value_name = "ADDR:PORT")]
+    https_listen: Option<SocketAddr>,
+    /// Also serve plain HTTP here, e.g. behind a TLS proxy (overrides `http.listen`).
     #[arg(long = "http-listen", value_name = "ADDR:PORT")]
     http_listen: Option<SocketAddr>,
     /// The base URL the CA and ACME name in their URLs (overrides `ca.base_url`).
@@ -157,8 +160,11 @@ fn serve_config(args: &ServeArgs) -> Result<Config> {
     if !args.dns_listen.is_empty() {
         config.dns.listen.clone_from(&args.dns_listen);
     }
+    if let Some(addr) = args.https_listen {
+        config.https.listen = addr;
+    }
     if let Some(addr) = args.http_listen {
-        config.http.listen = addr;
+        config.http.listen = Some(addr);
     }
     if let Some(url) = &args.ca_base_url {
         config.ca.base_url.clone_from(url);

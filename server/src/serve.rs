@@ -10,6 +10,7 @@ use zones::Store;
 use crate::config::Config;
 use crate::dns::metrics::Registry;
 use crate::dns::{self, Snapshots};
+use crate::https;
 
 /// Runs the server with `config` until a termination signal.
 pub fn run(config: &Config) -> Result<()> {
@@ -68,9 +69,6 @@ pub fn run(config: &Config) -> Result<()> {
             tokio::spawn(accept);
         }
         tokio::spawn(dns::notify::run(store.clone(), secondaries.clone(), Some(updates.clone())));
-        let http = tokio::net::TcpListener::bind(config.http.listen)
-            .await
-            .with_context(|| format!("binding HTTP {}", config.http.listen))?;
         let sources: Vec<Arc<dyn api::MetricsSource>> = vec![Arc::new(DnsMetrics(metrics.clone()))];
         let acme = &config.acme_dns;
         let api_config = api::Config::new(policy)
@@ -85,20 +83,67 @@ pub fn run(config: &Config) -> Result<()> {
         let state = api::AppState::with_metrics(store.clone(), Arc::new(api::SystemClock), api_config, sources);
         authority.attach(state.clone());
         api::spawn_reaper(state.clone());
-        tokio::spawn(async move {
-            if let Err(error) = api::serve(http, state).await {
-                tracing::error!(%error, "the HTTP API stopped");
-            }
-        });
-        tracing::info!(listen = %config.http.listen, "nameplate is serving the API");
+        let (stop, stopping) = tokio::sync::watch::channel(());
+        let web = serve_web(config, &ca, state, stopping).await?;
         let zones = store.snapshot().zones().len();
         tracing::info!(listen = ?config.dns.listen, workers, zones, "nameplate is serving DNS");
         shutdown_signal().await;
         tracing::info!("shutting down");
+        drop(stop);
+        let _ = web.await;
         anyhow::Ok(())
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// Binds the HTTPS listener, and the plain-HTTP one when `[http] listen`
+/// is set, and serves `state`'s router on both until `stopping` closes.
+/// The HTTPS certificate comes from the CA's service issuer and is renewed
+/// in the background. The returned task ends once the HTTPS connections
+/// have drained (at most [`https::DRAIN_TIMEOUT`]).
+async fn serve_web(
+    config: &Config,
+    ca: &Arc<ca::issuance::Ca>,
+    state: api::AppState,
+    stopping: tokio::sync::watch::Receiver<()>,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let issue = https::own_certificate(ca.clone(), Duration::from_secs(config.https.lifetime_seconds));
+    let (chain, key) = issue()?;
+    let slot = Arc::new(https::CertSlot::new(chain, key).context("loading the HTTPS certificate")?);
+    let tls = bind(config.https.listen, "HTTPS").await?;
+    let plain = match config.http.listen {
+        Some(addr) => Some((addr, bind(addr, "HTTP").await?)),
+        None => None,
+    };
+    let router = api::app(state);
+    tokio::spawn(https::renew_loop(slot.clone(), issue, closed(stopping.clone())));
+    if let Some((addr, listener)) = plain {
+        let service = router.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let stopping = stopping.clone();
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(closed(stopping)).await {
+                tracing::error!(%error, "the plain-HTTP listener stopped");
+            }
+        });
+        tracing::info!(listen = %addr, "nameplate is serving plain HTTP");
+    }
+    let names = &config.https.names;
+    tracing::info!(listen = %config.https.listen, ?names, "nameplate is serving HTTPS");
+    Ok(tokio::spawn(async move {
+        if let Err(error) = https::serve_https(tls, router, slot, closed(stopping)).await {
+            tracing::error!(%error, "the HTTPS listener stopped");
+        }
+    }))
+}
+
+async fn bind(addr: std::net::SocketAddr, what: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {what} {addr}"))
+}
+
+/// Completes once every sender of `stopping` is gone.
+async fn closed(mut stopping: tokio::sync::watch::Receiver<()>) {
+    while stopping.changed().await.is_ok() {}
 }
 
 /// Opens the built-in CA in `<data_dir>/ca/`: keys, the hierarchy (made at
@@ -109,8 +154,9 @@ pub fn open_ca(config: &Config, policy: &policy::Policy, now: SystemTime) -> Res
         ca_name: config.ca.name.clone(),
         regions: regions(&policy.scheme),
         root: config.ca.root()?,
-        crl_base_url: config.ca.base().to_owned(),
+        crl_base_url: config.ca_base_url(),
         max_lifetime: Duration::from_secs(config.ca.max_lifetime_seconds),
+        service_names: config.https.names.clone(),
     };
     let dir = config.data_dir.join("ca");
     let ca = ca::issuance::Ca::open(&dir, &spec, &config.ca.caa_identity, now)
@@ -137,7 +183,7 @@ fn acme_edge(config: &Config, ca: &Arc<ca::issuance::Ca>) -> Result<Option<Arc<a
         http01_port: config.acme.http01_port,
         ..ca::acme::AcmeConfig::default()
     };
-    let edge = api::acme::AcmeEdge::open(ca.clone(), acme, config.ca.base()).context("opening the ACME server")?;
+    let edge = api::acme::AcmeEdge::open(ca.clone(), acme, &config.ca_base_url()).context("opening the ACME server")?;
     Ok(Some(Arc::new(edge)))
 }
 

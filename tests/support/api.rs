@@ -183,15 +183,43 @@ pub fn start(data: &Path) -> (crate::Server, Api) {
     (server, api)
 }
 
+/// A blocking HTTP client that trusts only the CA root at `root` (PEM),
+/// for nameplate's HTTPS listener and the URLs its certificates name.
+pub fn https_client(root: &Path) -> Result<Client> {
+    let pem = fs::read(root).with_context(|| format!("reading {}", root.display()))?;
+    let anchor = reqwest::Certificate::from_pem(&pem).context("the root does not parse")?;
+    let client = Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(anchor)
+        .timeout(REQUEST_TIMEOUT)
+        .build()?;
+    Ok(client)
+}
+
 /// Starts nameplate in `dir` (data in `dir/data`) with `config` laid over
 /// the embedded default, and team `team` created; returns the server and
 /// an admin client. Panics (failing the test) if any of it fails.
 pub fn start_with_team(dir: &Path, config: &str, team: &str) -> (crate::Server, Api) {
+    start_team(dir, config, team, crate::Server::start_with_args)
+}
+
+/// As [`start_with_team`], with the CA's and ACME's URLs on the HTTPS
+/// listener (see [`crate::Server::start_https`]).
+pub fn start_with_team_https(dir: &Path, config: &str, team: &str) -> (crate::Server, Api) {
+    start_team(dir, config, team, crate::Server::start_https)
+}
+
+fn start_team(
+    dir: &Path,
+    config: &str,
+    team: &str,
+    start: fn(&Path, &str, &[&str]) -> Result<crate::Server>,
+) -> (crate::Server, Api) {
     let path = dir.join("nameplate.toml");
     fs::write(&path, config).expect("write the config overlay");
     let data = dir.join("data");
     let args = ["--config", path.to_str().expect("utf-8 path")];
-    let server = crate::Server::start_with_args(&data, PLATFORM_ORIGIN, &args).expect("start nameplate");
+    let server = start(&data, PLATFORM_ORIGIN, &args).expect("start nameplate");
     let api = Api::connect(server.http_addr()).expect("nameplate's API is up");
     let admin = api.with_token(&admin_token(&data).expect("admin token"));
     let made = admin.post("/api/v1/teams", &serde_json::json!({"name": team})).expect("team");

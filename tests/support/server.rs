@@ -35,6 +35,7 @@ pub struct Server {
     child: Option<Child>,
     addr: SocketAddr,
     http_addr: SocketAddr,
+    https_addr: SocketAddr,
     data_dir: PathBuf,
     log: PathBuf,
     _log_dir: TempDir,
@@ -42,17 +43,34 @@ pub struct Server {
 
 impl Server {
     /// Starts `nameplate serve --data-dir DATA_DIR --dns-listen 127.0.0.1:PORT
-    /// --http-listen 127.0.0.1:PORT2 --ca-base-url http://127.0.0.1:PORT2
-    /// --workers 2` and waits until it answers a UDP SOA query for `zone`
-    /// with NOERROR and the SOA record.
+    /// --https-listen 127.0.0.1:PORT3 --http-listen 127.0.0.1:PORT2
+    /// --ca-base-url http://127.0.0.1:PORT2 --workers 2` and waits until it
+    /// answers a UDP SOA query for `zone` with NOERROR and the SOA record.
+    /// The CA's and ACME's URLs are plain HTTP; [`Server::start_https`] puts
+    /// them on the HTTPS listener.
     pub fn start(data_dir: &Path, zone: &str) -> Result<Self> {
         Self::start_with_args(data_dir, zone, &[])
     }
 
     /// As [`Server::start`], with extra command line arguments after `serve`'s own.
     pub fn start_with_args(data_dir: &Path, zone: &str, extra: &[&str]) -> Result<Self> {
+        Self::spawn(data_dir, zone, extra, false)
+    }
+
+    /// As [`Server::start_with_args`], but with nameplate's own CA base URL,
+    /// `https://localhost:PORT3` ([`Server::base_url`]): ACME clients then
+    /// talk TLS to the listener whose certificate the CA issued, trusting
+    /// [`Server::root_pem`]. The plain-HTTP listener stays for the API.
+    pub fn start_https(data_dir: &Path, zone: &str, extra: &[&str]) -> Result<Self> {
+        Self::spawn(data_dir, zone, extra, true)
+    }
+
+    fn spawn(data_dir: &Path, zone: &str, extra: &[&str], https_base: bool) -> Result<Self> {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let http_addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let https_addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let plain_base = format!("http://{http_addr}");
+        let base: &[&str] = if https_base { &[] } else { &["--ca-base-url", &plain_base] };
         let log_dir = tempfile::Builder::new().prefix("nameplate-log-").tempdir()?;
         let log = log_dir.path().join("serve.log");
         let out = File::create(&log).context("creating the server log")?;
@@ -64,7 +82,9 @@ impl Server {
             .arg(addr.to_string())
             .arg("--http-listen")
             .arg(http_addr.to_string())
-            .args(["--ca-base-url", &format!("http://{http_addr}")])
+            .arg("--https-listen")
+            .arg(https_addr.to_string())
+            .args(base)
             .args(["--workers", "2"])
             .args(extra)
             .stdin(Stdio::null())
@@ -72,8 +92,8 @@ impl Server {
             .stderr(out)
             .spawn()
             .context("spawning nameplate serve")?;
-        let mut server =
-            Self { child: Some(child), addr, http_addr, data_dir: data_dir.to_path_buf(), log, _log_dir: log_dir };
+        let data_dir = data_dir.to_path_buf();
+        let mut server = Self { child: Some(child), addr, http_addr, https_addr, data_dir, log, _log_dir: log_dir };
         if let Err(e) = server.wait_ready(zone) {
             let log = server.log_tail();
             server.kill();
@@ -91,6 +111,24 @@ impl Server {
     /// moment after DNS answers).
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The HTTPS address (every HTTP endpoint; it may start listening a
+    /// moment after DNS answers).
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https_addr
+    }
+
+    /// `https://localhost:PORT3`: the HTTPS listener by a name its
+    /// certificate carries (the CA base URL under [`Server::start_https`]).
+    pub fn base_url(&self) -> String {
+        format!("https://localhost:{}", self.https_addr.port())
+    }
+
+    /// The CA's root certificate, which the first start writes to
+    /// `<data_dir>/ca/root.crt.pem`: the trust anchor for the HTTPS listener.
+    pub fn root_pem(&self) -> PathBuf {
+        self.data_dir.join("ca/root.crt.pem")
     }
 
     /// The data directory the server was started on.

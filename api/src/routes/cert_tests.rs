@@ -29,6 +29,7 @@ async fn with_ca() -> (Fixture, String, String) {
         root: None,
         crl_base_url: "https://localhost:8443".into(),
         max_lifetime: Duration::from_secs(7 * 24 * HOUR),
+        service_names: Vec::new(),
     };
     let ca = Ca::open(&f.dir.path().join("ca"), &spec, "nameplate", FixedClock.now()).unwrap();
     let policy = policy::Policy::new(&policy::PolicyConfig::default(), policy::RiskGate::default()).unwrap();

@@ -20,6 +20,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::Error;
 use super::keys::{generate_p256, load_key, read_string, write_public, write_secret};
+use super::service::ServiceIssuer;
 use super::store::random_serial;
 
 const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -45,6 +46,10 @@ pub struct HierarchySpec {
     pub crl_base_url: String,
     /// The longest leaf lifetime any issuer accepts.
     pub max_lifetime: Duration,
+    /// The names of nameplate's own HTTPS listener (DNS names and IP
+    /// addresses); when not empty, a [`ServiceIssuer`] for them is made at
+    /// every start.
+    pub service_names: Vec<String>,
 }
 
 /// One region and the DNS subtrees its intermediate may sign for.
@@ -62,6 +67,7 @@ pub struct Hierarchy {
     root_pem: String,
     root_der: Vec<u8>,
     issuers: BTreeMap<String, Issuer>,
+    service: Option<ServiceIssuer>,
 }
 
 /// An intermediate with its key loaded, ready to sign leaves and CRLs.
@@ -105,7 +111,11 @@ impl Hierarchy {
             let issuer = load_or_create_issuer(dir, spec, region, (&signer, &root.der), now)?;
             issuers.insert(region.name.clone(), issuer);
         }
-        Ok(Hierarchy { root_pem: root.pem, root_der: root.der, issuers })
+        let service = match spec.service_names.as_slice() {
+            [] => None,
+            names => Some(ServiceIssuer::new(&spec.ca_name, names, &signer, now)?),
+        };
+        Ok(Hierarchy { root_pem: root.pem, root_der: root.der, issuers, service })
     }
 
     /// The root certificate, PEM (served at `/ca/root.pem`).
@@ -127,6 +137,12 @@ impl Hierarchy {
     /// The issuer of a region.
     pub fn issuer(&self, region: &str) -> Option<&Issuer> {
         self.issuers.get(region)
+    }
+
+    /// The issuer of nameplate's own HTTPS certificate, when
+    /// [`HierarchySpec::service_names`] named any.
+    pub fn service(&self) -> Option<&ServiceIssuer> {
+        self.service.as_ref()
     }
 
     /// The configured region names, sorted.

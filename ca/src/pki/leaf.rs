@@ -203,7 +203,7 @@ impl Issuer {
 
 /// LDH labels of 1 to 63 characters, at most 253 in all; only the leftmost
 /// label may be `*`.
-fn valid_dns_name(name: &str) -> bool {
+pub(super) fn valid_dns_name(name: &str) -> bool {
     let base = name.strip_prefix("*.").unwrap_or(name);
     name.len() <= 253 && base.split('.').all(valid_label)
 }
@@ -222,13 +222,13 @@ fn within(name: &str, subtree: &str) -> bool {
     prefix.is_empty() || (prefix.len() > 1 && prefix.ends_with('.'))
 }
 
-fn validity(now: SystemTime, lifetime: Duration) -> (SystemTime, SystemTime) {
+pub(super) fn validity(now: SystemTime, lifetime: Duration) -> (SystemTime, SystemTime) {
     let secs = unix(now);
     let not_before = from_unix(secs.saturating_sub(BACKDATE_SECS));
     (not_before, from_unix(secs) + Duration::from_secs(lifetime.as_secs()))
 }
 
-fn subject(names: &[String]) -> DistinguishedName {
+pub(super) fn subject(names: &[String]) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     if let Some(first) = names.first().filter(|n| n.len() <= CN_MAX) {
         dn.push(DnType::CommonName, first.as_str());

@@ -11,6 +11,10 @@
 //!   (constructible only inside this crate, after validation and the policy
 //!   check) and a [`ReservedSerial`] that [`CertStore::reserve_serial`] has
 //!   already made durable. It re-checks names, lifetime and key type.
+//! - [`ServiceIssuer`] (made by the root at every start, in memory only)
+//!   signs nameplate's own HTTPS certificate for the configured service
+//!   names, such as `localhost` and `127.0.0.1`, which no region
+//!   intermediate may certify.
 //! - [`CheckedCsr::parse`] verifies a CSR's self-signature and key type.
 //! - [`Issuer::crl`] builds the CRL of one issuer from [`CertStore`]'s
 //!   revocation entries.
@@ -30,6 +34,7 @@ mod error;
 mod hierarchy;
 mod keys;
 mod leaf;
+mod service;
 mod store;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -40,4 +45,5 @@ pub use error::Error;
 pub use hierarchy::{Hierarchy, HierarchySpec, Issuer, RegionSpec};
 pub(crate) use leaf::valid_label;
 pub use leaf::{Approved, IssuedCert, KeyType, LeafKey};
+pub use service::{ServiceCert, ServiceIssuer};
 pub use store::{CertMeta, CertRecord, CertStore, ReservedSerial, RevocationReason, RevokedEntry};

@@ -26,6 +26,7 @@ pub(crate) fn spec() -> HierarchySpec {
         root: None,
         crl_base_url: "https://localhost:8443".into(),
         max_lifetime: MAX_LIFETIME,
+        service_names: Vec::new(),
     }
 }
 

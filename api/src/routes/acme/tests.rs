@@ -66,6 +66,7 @@ pub(super) async fn setup_with_policy(config: AcmeConfig, extra: &str, policy_co
         root: None,
         crl_base_url: BASE.into(),
         max_lifetime: Duration::from_secs(7 * 24 * 3600),
+        service_names: Vec::new(),
     };
     let ca = Arc::new(Ca::open(&f.dir.path().join("ca"), &spec, "nameplate", clock.now()).unwrap());
     let edge = Arc::new(AcmeEdge::open(ca.clone(), config, BASE).unwrap());
