@@ -173,11 +173,18 @@ fn acme_edge(config: &Config, ca: &Arc<ca::issuance::Ca>) -> Result<Option<Arc<a
         return Ok(None);
     }
     let certs = &config.policy.certs;
-    let profile =
-        |name: &str, seconds: u64| ca::acme::Profile { name: name.into(), lifetime: Duration::from_secs(seconds) };
+    let profile = |name: &str, seconds: u64, client_auth: bool| ca::acme::Profile {
+        name: name.into(),
+        lifetime: Duration::from_secs(seconds),
+        client_auth,
+    };
     let acme = ca::acme::AcmeConfig {
         ca_identity: config.ca.caa_identity.clone(),
-        profiles: vec![profile("default", certs.max_lifetime_seconds), profile("shortlived", certs.shortlived_seconds)],
+        profiles: vec![
+            profile("default", certs.max_lifetime_seconds, false),
+            profile("shortlived", certs.shortlived_seconds, false),
+            profile("tlsclient", certs.max_lifetime_seconds, true),
+        ],
         eab_required: config.acme.eab_required,
         pre_authorize: config.acme.pre_authorize,
         http01_port: config.acme.http01_port,

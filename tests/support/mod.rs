@@ -2,14 +2,16 @@
 //!
 //! The tests start the real `nameplate` binary (see [`server::Server`]), the
 //! reference servers Knot DNS and NSD (see [`peers::Peers`]), and talk to them
-//! over real UDP and TCP sockets (see [`dns`]). Nothing here is async: every
-//! helper is a plain blocking function with a deadline.
+//! over real UDP and TCP sockets (see [`dns`]). Every helper is a plain
+//! blocking function with a deadline, except [`acme_client`], the async
+//! HTTP client that instant-acme needs.
 //!
 //! The binary is not built by `cargo test -p nameplate-tests` (a test package
 //! cannot depend on another package's binary), so build it first:
 //! `cargo build --release -p nameplate && cargo test --release -p nameplate-tests`,
 //! or point `NAMEPLATE_BIN` at it.
 
+pub mod acme_client;
 pub mod api;
 pub mod dns;
 pub mod paths;

@@ -44,7 +44,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
@@ -149,8 +149,15 @@ impl Store {
     /// flushes, and publishes the new snapshot. On any error nothing is
     /// written. Returns the journal entries of the zone changes, in order
     /// (deletions have none).
+    ///
+    /// A transaction with zone operations is flushed under the writer lock,
+    /// so a snapshot is published only once it is durable. One with only
+    /// catalog writes and audit records is flushed after the lock is
+    /// released (it publishes nothing), so concurrent ones share fsyncs;
+    /// it still returns only once it is on disk.
     pub fn apply(&self, tx: Transaction, now: SystemTime) -> Result<Vec<JournalEntry>, Error> {
         let Transaction { zone_ops, catalog, audit } = tx;
+        let touches_zones = !zone_ops.is_empty();
         let mut writer = self.lock_writer()?;
         let mut stage = Stage::new(&self.current.load(), &writer);
         for op in zone_ops {
@@ -169,7 +176,18 @@ impl Store {
         if let Some(note) = audit {
             stage.audit(writer.next_audit_seq, note, now)?;
         }
-        self.write(&mut writer, stage.batch)?;
+        if !touches_zones {
+            written(&mut writer, self.db.apply_batch(stage.batch))?;
+            writer.next_audit_seq += u64::from(stage.audited);
+            drop(writer);
+            let flushed = self.db.flush();
+            if flushed.is_err() {
+                written(&mut self.writer.lock().unwrap_or_else(PoisonError::into_inner), flushed)?;
+            }
+            return Ok(stage.entries);
+        }
+        let result = self.db.apply_batch(stage.batch).and_then(|()| self.db.flush());
+        written(&mut writer, result)?;
         writer.next_audit_seq += u64::from(stage.audited);
         writer.metas = stage.metas;
         self.current.store(Arc::new(stage.zones));
@@ -224,13 +242,15 @@ impl Store {
         }
         Ok(writer)
     }
+}
 
-    /// Applies `batch` atomically and waits until it is on disk.
-    fn write(&self, writer: &mut Writer, batch: sled::Batch) -> Result<(), Error> {
-        let result = self.db.apply_batch(batch).and_then(|()| self.db.flush().map(drop));
-        writer.failed = result.is_err();
-        Ok(result?)
+/// Passes on the result of a write, marking the store failed (every later
+/// write refused until it is reopened) when it is an error.
+fn written<T>(writer: &mut Writer, result: sled::Result<T>) -> Result<(), Error> {
+    if result.is_err() {
+        writer.failed = true;
     }
+    result.map(drop).map_err(Error::from)
 }
 
 /// A transaction being staged: the zones and metas as they will be, the batch

@@ -47,7 +47,7 @@ impl Acme {
     /// (`created` false, RFC 8555 §7.3.1); the key of a deactivated or
     /// revoked account is refused with `unauthorized` (§7.3.6).
     pub fn new_account(&self, req: NewAccount, now: SystemTime) -> Result<(Account, bool), Error> {
-        let _guard = self.write_lock();
+        let _guard = self.account_lock();
         if let Some(existing) = self.store.account_by_thumbprint(&req.thumbprint)? {
             if existing.status != AccountStatus::Valid {
                 return Err(problem(ProblemType::Unauthorized, "the account of this key is not valid").into());
@@ -124,7 +124,7 @@ impl Acme {
     }
 
     fn change_account(&self, id: &AccountId, change: impl FnOnce(&mut Account)) -> Result<Account, Error> {
-        let _guard = self.write_lock();
+        let _guard = self.account_lock();
         let mut account = self.valid_account(id)?;
         change(&mut account);
         let mut batch = Batch::default();
@@ -144,7 +144,7 @@ impl Acme {
 
     /// Rolls the account's key over (RFC 8555 §7.3.5); the edge verified both signatures.
     pub fn key_change(&self, id: &AccountId, jwk: serde_json::Value, thumbprint: String) -> Result<Account, Error> {
-        let _guard = self.write_lock();
+        let _guard = self.account_lock();
         let mut account = self.valid_account(id)?;
         if self.store.account_by_thumbprint(&thumbprint)?.is_some() {
             return Err(problem(ProblemType::Malformed, "the new key is already in use by an account").into());

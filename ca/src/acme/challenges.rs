@@ -2,7 +2,7 @@
 //!
 //! Validation runs synchronously inside [`Acme::respond_challenge`]: the
 //! zones served here answer at once, and external lookups go through the
-//! blocking seams, outside the write lock; the result is stored only if the
+//! blocking seams, outside the authorization's lock; the result is stored only if the
 //! authorization is still pending by then. Responding to the challenge of an authorization that is
 //! already valid returns it unchanged; for any other non-pending state it is
 //! `malformed`. A failed challenge makes the authorization invalid, and with
@@ -64,7 +64,7 @@ impl Acme {
             Ok(()) => StoredAuthz::Valid(pending.validated(kind, now, self.config.valid_authz_lifetime)),
             Err(p) => StoredAuthz::Invalid(pending.failed(kind, p)),
         };
-        let _guard = self.write_lock();
+        let _guard = self.object_lock(id.as_str());
         let current = self.authorization(id, &account.id, now)?;
         if !matches!(current, StoredAuthz::Pending(_)) {
             return Ok(current); // a concurrent response settled it first
@@ -75,7 +75,7 @@ impl Acme {
 
     /// Deactivates authorization `id` (RFC 8555 §7.5.2): pending or valid only.
     pub fn deactivate_authz(&self, id: &AuthzId, account: &AccountId, now: SystemTime) -> Result<StoredAuthz, Error> {
-        let _guard = self.write_lock();
+        let _guard = self.object_lock(id.as_str());
         let next = match self.authorization(id, account, now)? {
             StoredAuthz::Pending(p) => StoredAuthz::Deactivated(p.deactivate()),
             StoredAuthz::Valid(v) => StoredAuthz::Deactivated(v.deactivate()),

@@ -16,7 +16,7 @@
 //! store.reserve_serial(..), now)`, and returns the serial, validity and the
 //! issuer's key identifier (the leaf's AKI) as [`SignedCert`].
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::ari::CertId;
 use super::authz::StoredAuthz;
@@ -24,7 +24,7 @@ use super::caa::{CaaView, check_caa};
 use super::error::{Error, problem};
 use super::order::{CertificateRef, ReadyOrder, StoredOrder};
 use super::problem::{Problem, ProblemType};
-use super::service::{Acme, NamePolicy};
+use super::service::{Acme, NamePolicy, Profile};
 use super::store::{Batch, CertRecord};
 use super::types::{AccountId, OrderId};
 use crate::pki::Approved;
@@ -86,7 +86,7 @@ impl Acme {
         seams: IssueSeams<'_>,
         now: SystemTime,
     ) -> Result<StoredOrder, Error> {
-        let _guard = self.write_lock();
+        let _guard = self.object_lock(id.as_str());
         let owner = self.valid_account(account)?;
         let StoredOrder::Ready(ready) = self.order(id, account, now)? else {
             return Err(problem(ProblemType::OrderNotReady, "the order is not ready").into());
@@ -97,16 +97,17 @@ impl Acme {
         }
         self.check_caa_for(&ready, seams.caa, now)?;
         let processing = ready.finalize(csr_names, now).map_err(|refused| refused.1)?;
-        let offered = self.profile_lifetime(&processing.core.profile)?;
+        let profile = self.offered_profile(&processing.core.profile)?;
         let names: Vec<String> = processing.core.identifiers.iter().map(|i| i.as_str().to_owned()).collect();
-        let lifetime = seams.names.lifetime(&names, &processing.core.profile).unwrap_or(offered);
+        let lifetime = seams.names.lifetime(&names, &processing.core.profile).unwrap_or(profile.lifetime);
+        let client_auth = profile.client_auth;
         self.save_order(&StoredOrder::Processing(processing.clone()))?;
         let request = SignRequest {
             order: processing.core.id.clone(),
             account: owner.id.clone(),
             team: owner.team.clone(),
             profile: processing.core.profile.clone(),
-            approved: Approved::new(names, lifetime, false),
+            approved: Approved::new(names, lifetime, client_auth),
         };
         match seams.signer.sign(request) {
             Ok(signed) => self.issued(processing, &signed),
@@ -138,9 +139,9 @@ impl Acme {
         Err(refused.into_iter().fold(top, |acc, (n, p)| acc.with_subproblem(&n, p)).into())
     }
 
-    fn profile_lifetime(&self, name: &str) -> Result<Duration, Error> {
+    fn offered_profile(&self, name: &str) -> Result<&Profile, Error> {
         match self.config.profiles.iter().find(|p| p.name == name) {
-            Some(p) => Ok(p.lifetime),
+            Some(p) => Ok(p),
             None => Err(problem(ProblemType::InvalidProfile, format!("profile {name:?} is no longer offered")).into()),
         }
     }
@@ -189,6 +190,7 @@ impl Acme {
 mod tests {
     use std::cell::RefCell;
     use std::sync::Arc;
+    use std::time::Duration;
 
     use super::*;
     use crate::acme::accounts::tests::{acme, team_account, temp_db};
@@ -199,13 +201,14 @@ mod tests {
 
     /// Records requests; issues serial `[n]` for the n-th, or refuses.
     struct FakeSigner {
-        seen: RefCell<Vec<(Vec<String>, Duration)>>,
+        seen: RefCell<Vec<(Vec<String>, Duration, bool)>>,
         refuse: bool,
     }
 
     impl Signer for FakeSigner {
         fn sign(&self, r: SignRequest) -> Result<SignedCert, Error> {
-            self.seen.borrow_mut().push((r.approved.names().to_vec(), r.approved.lifetime()));
+            let approved = &r.approved;
+            self.seen.borrow_mut().push((approved.names().to_vec(), approved.lifetime(), approved.client_auth()));
             if self.refuse {
                 return Err(Problem::new(ProblemType::BadCsr, "key too weak").into());
             }
@@ -252,12 +255,24 @@ mod tests {
         let done = acme.finalize(&order.core().id, &a.id, &csr, seams(&no_caa(), &s), NOW).unwrap();
         let StoredOrder::Valid(valid) = &done else { panic!("{done:?}") };
         assert_eq!(valid.certificate.serial, [0x81]);
-        assert_eq!(s.seen.borrow()[0], (csr.clone(), Duration::from_secs(7 * 86400)));
+        assert_eq!(s.seen.borrow()[0], (csr.clone(), Duration::from_secs(7 * 86400), false));
         assert_eq!(acme.order(&order.core().id, &a.id, NOW).unwrap(), done);
         let (start, end) = acme.renewal_info(&valid.certificate.ari_id).unwrap();
         assert!(NOW < start && start < end && end < valid.certificate.not_after);
         let again = acme.finalize(&order.core().id, &a.id, &csr, seams(&no_caa(), &s), NOW).unwrap_err();
         assert_eq!(again.problem().unwrap().kind, ProblemType::OrderNotReady);
+    }
+
+    #[test]
+    fn the_tlsclient_profile_asks_for_client_auth() {
+        let acme = acme(&temp_db());
+        let a = team_account(&acme, "blue", "k1");
+        let names_asked = ["a.blue.example.com"];
+        let order = NewOrder { profile: Some("tlsclient".into()), ..req(&names_asked) };
+        let order = acme.new_order(&a.id, order, &Teams, NOW).unwrap();
+        let s = signer(false);
+        acme.finalize(&order.core().id, &a.id, &names(&names_asked), seams(&no_caa(), &s), NOW).unwrap();
+        assert_eq!(s.seen.borrow()[0], (names(&names_asked), Duration::from_secs(7 * 86400), true));
     }
 
     #[test]

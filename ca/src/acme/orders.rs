@@ -51,7 +51,9 @@ impl Acme {
         policy: &dyn NamePolicy,
         now: SystemTime,
     ) -> Result<StoredOrder, Error> {
-        let _guard = self.write_lock();
+        // Only the certificate an order replaces is shared with other orders.
+        let replaced = req.replaces.as_deref().map(|id| CertId::parse(id).map(|c| c.encode())).transpose()?;
+        let _guard = replaced.as_deref().map(|id| self.object_lock(id));
         let account = self.valid_account(account)?;
         let team = self.order_team(&account)?;
         if req.not_before || req.not_after {

@@ -8,7 +8,7 @@
 //! beyond existence. Read-check-write sequences hold one lock, so two
 //! requests cannot both bind one EAB key or both finalize one order.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use ring::rand::SecureRandom;
@@ -27,6 +27,8 @@ pub struct Profile {
     pub name: String,
     /// The longest leaf lifetime.
     pub lifetime: Duration,
+    /// Whether its leaves carry EKU clientAuth beside serverAuth (mTLS).
+    pub client_auth: bool,
 }
 
 /// Behaviour of the ACME logic, from runtime config.
@@ -73,8 +75,9 @@ impl Default for AcmeConfig {
             eab_required: true,
             pre_authorize: true,
             profiles: vec![
-                Profile { name: "default".into(), lifetime: hours(7 * 24) },
-                Profile { name: "shortlived".into(), lifetime: hours(6) },
+                Profile { name: "default".into(), lifetime: hours(7 * 24), client_auth: false },
+                Profile { name: "shortlived".into(), lifetime: hours(6), client_auth: false },
+                Profile { name: "tlsclient".into(), lifetime: hours(7 * 24), client_auth: true },
             ],
             order_lifetime: hours(8),
             pending_authz_lifetime: hours(8),
@@ -108,18 +111,30 @@ pub trait NamePolicy {
     }
 }
 
+/// How many locks the orders, authorizations and certificates hash onto.
+const OBJECT_LOCKS: usize = 64;
+
 /// The ACME logic over its store.
+///
+/// Read-check-write sequences are serialized by two kinds of lock, never
+/// held together: one for account changes (EAB keys are single-use, an
+/// account key belongs to one account), and one per order, authorization
+/// or replaced certificate (hashed onto [`OBJECT_LOCKS`] locks), so that
+/// different orders are created, validated and finalized in parallel and
+/// their flushes share fsyncs.
 pub struct Acme {
     pub(crate) store: AcmeStore,
     pub(crate) config: AcmeConfig,
     pub(crate) rng: Arc<dyn SecureRandom + Send + Sync>,
-    lock: Mutex<()>,
+    accounts: Mutex<()>,
+    objects: Vec<Mutex<()>>,
 }
 
 impl Acme {
     /// The ACME logic with `store`, `config` and `rng` (ring's `SystemRandom` in production).
     pub fn new(store: AcmeStore, config: AcmeConfig, rng: Arc<dyn SecureRandom + Send + Sync>) -> Self {
-        Self { store, config, rng, lock: Mutex::new(()) }
+        let objects = (0..OBJECT_LOCKS).map(|_| Mutex::new(())).collect();
+        Self { store, config, rng, accounts: Mutex::new(()), objects }
     }
 
     /// The config.
@@ -132,9 +147,18 @@ impl Acme {
         format!("{}{}", self.config.account_url_prefix, id)
     }
 
-    /// Serializes read-check-write sequences.
-    pub(crate) fn write_lock(&self) -> MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Serializes changes to accounts.
+    pub(crate) fn account_lock(&self) -> MutexGuard<'_, ()> {
+        self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serializes read-check-write sequences on the object `id` (an order,
+    /// authorization or certificate id).
+    pub(crate) fn object_lock(&self, id: &str) -> MutexGuard<'_, ()> {
+        // FNV-1a: ids are random already, this only spreads them.
+        let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let lock = &self.objects[(hash % OBJECT_LOCKS as u64) as usize];
+        lock.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

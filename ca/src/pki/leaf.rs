@@ -51,6 +51,11 @@ impl Approved {
     pub fn lifetime(&self) -> Duration {
         self.lifetime
     }
+
+    /// Whether EKU clientAuth is approved beside serverAuth.
+    pub fn client_auth(&self) -> bool {
+        self.client_auth
+    }
 }
 
 /// Key types the CA can generate for direct issuance.

@@ -7,6 +7,7 @@
 //! (region -> big-endian u64). Every write is flushed before the call
 //! returns.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use data_encoding::{BASE64, HEXLOWER};
@@ -18,6 +19,9 @@ use super::leaf::IssuedCert;
 
 /// Length of a serial: 16 octets, of which 126 bits are random.
 const SERIAL_LEN: usize = 16;
+
+/// How many serials [`CertStore::reserve_serial`] reserves with one flush.
+const SERIAL_BATCH: usize = 128;
 
 /// A serial number that is durably reserved and not yet used. Only
 /// [`CertStore::reserve_serial`] makes one, and signing consumes it.
@@ -145,6 +149,8 @@ pub struct CertStore {
     revoked: sled::Tree,
     crl_numbers: sled::Tree,
     rng: SystemRandom,
+    /// Serials reserved (and flushed) ahead, handed out one at a time.
+    pool: Arc<Mutex<Vec<ReservedSerial>>>,
 }
 
 impl CertStore {
@@ -157,14 +163,21 @@ impl CertStore {
             revoked: db.open_tree("ca.revoked")?,
             crl_numbers: db.open_tree("ca.crl_numbers")?,
             rng: SystemRandom::new(),
+            pool: Arc::default(),
         })
     }
 
-    /// Draws a fresh random serial, records it as used and flushes, so it
-    /// is never handed out again even if signing or the process fails.
+    /// A fresh random serial that is already recorded as used and flushed,
+    /// so it is never handed out again even if signing or the process
+    /// fails. Serials are reserved [`SERIAL_BATCH`] at a time with one
+    /// flush and handed out from memory; those left when the process ends
+    /// are never used (and, being recorded, never reused).
     pub fn reserve_serial(&self) -> Result<ReservedSerial, Error> {
-        let mut one = self.reserve_serials(1)?;
-        one.pop().ok_or(Error::Rng)
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.is_empty() {
+            *pool = self.reserve_serials(SERIAL_BATCH)?;
+        }
+        pool.pop().ok_or(Error::Rng)
     }
 
     /// Reserves `n` serials with a single flush (for batch issuance).
@@ -341,6 +354,23 @@ mod tests {
         let distinct: HashSet<_> = batch.iter().map(ReservedSerial::hex).collect();
         assert_eq!(distinct.len(), 50);
         assert!(batch.iter().all(|s| store.is_reserved(s.bytes()).unwrap()));
+    }
+
+    #[test]
+    fn serials_come_from_a_recorded_batch_shared_by_clones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CertStore::open(&sled::open(dir.path()).unwrap()).unwrap();
+        let first = store.reserve_serial().unwrap();
+        assert!(store.is_reserved(first.bytes()).unwrap(), "recorded before it is handed out");
+        assert_eq!(store.serials.len(), SERIAL_BATCH, "one batch, reserved together");
+        let clone = store.clone();
+        let mut seen: HashSet<String> = HashSet::from([first.hex()]);
+        for _ in 1..SERIAL_BATCH {
+            assert!(seen.insert(clone.reserve_serial().unwrap().hex()));
+        }
+        assert_eq!(store.serials.len(), SERIAL_BATCH, "the clone drew from the same batch");
+        assert!(seen.insert(store.reserve_serial().unwrap().hex()));
+        assert_eq!(store.serials.len(), 2 * SERIAL_BATCH, "an empty pool reserves the next batch");
     }
 
     #[test]

@@ -74,15 +74,19 @@ fn edge(state: &AppState) -> Result<Arc<AcmeEdge>, Failure> {
     state.config.acme.clone().ok_or(Failure::NotFound)
 }
 
+/// How the directory describes `profile` to people choosing one.
+fn profile_text(profile: &ca::acme::Profile) -> String {
+    let hours = profile.lifetime.as_secs() / 3600;
+    let usage = if profile.client_auth { "TLS server and client authentication" } else { "TLS server authentication" };
+    format!("leaf lifetime up to {hours} hours, {usage}")
+}
+
 /// `GET /acme/directory` (RFC 8555 §7.1.1).
 async fn directory(State(state): State<AppState>) -> Result<axum::Json<Value>, Failure> {
     let edge = edge(&state)?;
     let config = edge.acme().config();
-    let profiles: serde_json::Map<String, Value> = config
-        .profiles
-        .iter()
-        .map(|p| (p.name.clone(), json!(format!("leaf lifetime up to {} hours", p.lifetime.as_secs() / 3600))))
-        .collect();
+    let profiles: serde_json::Map<String, Value> =
+        config.profiles.iter().map(|p| (p.name.clone(), json!(profile_text(p)))).collect();
     Ok(axum::Json(json!({
         "newNonce": edge.url("/acme/new-nonce"),
         "newAccount": edge.url("/acme/new-account"),
