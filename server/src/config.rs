@@ -206,11 +206,14 @@ pub struct Acme {
     pub pre_authorize: bool,
     /// The port http-01 validation connects to.
     pub http01_port: u16,
+    /// The port the nameservers of an external team zone are asked on for
+    /// dns-01, http-01 addresses and CAA below the delegation.
+    pub external_dns_port: u16,
 }
 
 impl Default for Acme {
     fn default() -> Self {
-        Self { enabled: true, eab_required: true, pre_authorize: true, http01_port: 80 }
+        Self { enabled: true, eab_required: true, pre_authorize: true, http01_port: 80, external_dns_port: 53 }
     }
 }
 
@@ -404,6 +407,12 @@ mod tests {
         assert_eq!(config.dns.secondaries[1].address, "[::1]:53".parse::<SocketAddr>().expect("addr"));
         std::fs::write(&path, "[[dns.secondaries]]\naddress = \"127.0.0.1:53\"\nkey = \"k\"\n").expect("write");
         assert!(Config::load(Some(&path)).is_err(), "unknown secondary keys fail");
+    }
+
+    #[test]
+    fn the_readme_shows_the_embedded_default_as_it_is() {
+        let readme = include_str!("../../README.md");
+        assert!(readme.contains(&format!("```toml\n{DEFAULT_TOML}```")), "README's configuration reference is stale");
     }
 
     #[test]

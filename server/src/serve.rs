@@ -188,6 +188,7 @@ fn acme_edge(config: &Config, ca: &Arc<ca::issuance::Ca>) -> Result<Option<Arc<a
         eab_required: config.acme.eab_required,
         pre_authorize: config.acme.pre_authorize,
         http01_port: config.acme.http01_port,
+        external_dns_port: config.acme.external_dns_port,
         ..ca::acme::AcmeConfig::default()
     };
     let edge = api::acme::AcmeEdge::open(ca.clone(), acme, &config.ca_base_url()).context("opening the ACME server")?;

@@ -54,7 +54,7 @@ use hickory_proto::rr::{Name, Record, RecordType};
 use crate::change::{bump_serial, check_name, diff};
 use crate::codec::{self, Meta};
 use crate::transaction::ZoneOp;
-use crate::{AuditRecord, ChangeSet, Error, JournalEntry, Transaction, Zone, ZoneSet};
+use crate::{AuditRecord, ChangeSet, Error, GroupFlush, JournalEntry, Transaction, Zone, ZoneSet};
 
 /// A catalog key and its value.
 pub type CatalogEntry = (Vec<u8>, Vec<u8>);
@@ -65,6 +65,8 @@ pub(crate) const DEFAULT_JOURNAL_LIMIT: u64 = 10_000;
 /// The durable zone store: zones and journal in sled, snapshots in memory.
 pub struct Store {
     db: sled::Db,
+    /// Flushes of catalog-only writes, shared by concurrent writers.
+    flushes: GroupFlush,
     current: ArcSwap<ZoneSet>,
     writer: Mutex<Writer>,
     /// Journal entries written since the store was opened (for metrics).
@@ -94,6 +96,7 @@ impl Store {
         let next_audit_seq = last_audit_seq(&db)? + 1;
         let writer = Writer { metas, journal_limit: DEFAULT_JOURNAL_LIMIT, next_audit_seq, failed: false };
         Ok(Self {
+            flushes: GroupFlush::new(&db),
             db,
             current: ArcSwap::from_pointee(zones),
             writer: Mutex::new(writer),
@@ -153,8 +156,9 @@ impl Store {
     /// A transaction with zone operations is flushed under the writer lock,
     /// so a snapshot is published only once it is durable. One with only
     /// catalog writes and audit records is flushed after the lock is
-    /// released (it publishes nothing), so concurrent ones share fsyncs;
-    /// it still returns only once it is on disk.
+    /// released (it publishes nothing) through a [`GroupFlush`], so
+    /// concurrent ones share fsyncs; it still returns only once it is on
+    /// disk.
     pub fn apply(&self, tx: Transaction, now: SystemTime) -> Result<Vec<JournalEntry>, Error> {
         let Transaction { zone_ops, catalog, audit } = tx;
         let touches_zones = !zone_ops.is_empty();
@@ -180,7 +184,7 @@ impl Store {
             written(&mut writer, self.db.apply_batch(stage.batch))?;
             writer.next_audit_seq += u64::from(stage.audited);
             drop(writer);
-            let flushed = self.db.flush();
+            let flushed = self.flushes.flush();
             if flushed.is_err() {
                 written(&mut self.writer.lock().unwrap_or_else(PoisonError::into_inner), flushed)?;
             }

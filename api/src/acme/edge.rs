@@ -1,18 +1,23 @@
 //! What the `/acme` routes hold: the [`Acme`] logic, the running [`Ca`],
 //! the nonces, the public base URL, and the issued chains (a sled tree in
-//! the CA's database, keyed by serial), plus the two seams the edge
-//! implements: the [`Signer`] over `ca::pki` and a blocking http-01 fetch.
+//! the CA's database, keyed by serial), plus the seams the edge
+//! implements: the [`Signer`] over `ca::pki`, a blocking http-01 fetch, and
+//! the delegated-nameserver lookups ([`DelegatedDns`], made per request by
+//! [`AcmeEdge::delegated_dns`]).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ca::acme::{Acme, AcmeConfig, AcmeStore, HttpFetch, Problem, ProblemType, SignRequest, SignedCert, Signer};
+use ca::acme::{
+    Acme, AcmeConfig, AcmeStore, DnsView, HttpFetch, Problem, ProblemType, SignRequest, SignedCert, Signer,
+};
 use ca::issuance::{Ca, IssueError};
 use ca::pki::{CheckedCsr, IssuedCert, LeafKey};
 use serde::{Deserialize, Serialize};
 
+use super::external_dns::DelegatedDns;
 use super::nonce::Nonces;
 
 /// The sled tree of issued chains.
@@ -99,6 +104,13 @@ impl AcmeEdge {
         format!("{}{path}", self.base_url)
     }
 
+    /// The lookups for names under an external delegation: the delegated
+    /// nameservers, asked on `[acme] external_dns_port`, with `view` (the
+    /// zones served now) for nameservers without glue.
+    pub fn delegated_dns<'a>(&self, view: &'a dyn DnsView) -> DelegatedDns<'a> {
+        DelegatedDns::new(view, self.acme.config().external_dns_port)
+    }
+
     /// The chain stored under `key` ([`serial_key`]).
     pub(crate) fn chain(&self, key: &str) -> Result<Option<StoredChain>, EdgeError> {
         match self.chains.get(key.as_bytes())? {
@@ -114,8 +126,10 @@ impl AcmeEdge {
             chain_pem: cert.chain_pem.clone(),
             der: cert.der.clone(),
         };
+        // Not flushed here: the order becomes valid (and the chain
+        // downloadable) only with the ACME store's next commit, whose flush
+        // covers this write too (one database).
         self.chains.insert(serial_key(&cert.serial).as_bytes(), serde_json::to_vec(&record)?)?;
-        self.chains.flush()?;
         Ok(())
     }
 

@@ -2,7 +2,8 @@
 //! in `ca::acme`, and the routes are in `routes/acme/`. [`AcmeEdge`] is the
 //! state those routes hold (set with `Config::with_acme`): the `ca::acme`
 //! facade, the running CA, the nonces, the base URL and the issued chains,
-//! with the `Signer` over `ca::pki` and [`TcpFetch`] for http-01.
+//! with the `Signer` over `ca::pki`, [`TcpFetch`] for http-01 and
+//! [`DelegatedDns`] for names under an external delegation.
 //!
 //! A POST to an ACME resource goes through, in order:
 //!
@@ -27,6 +28,7 @@
 
 mod eab;
 mod edge;
+mod external_dns;
 #[cfg(test)]
 mod interop;
 mod jwk;
@@ -41,6 +43,7 @@ use ca::acme::{Problem, ProblemType};
 pub use eab::{VerifiedEab, verify_eab};
 pub use edge::{AcmeEdge, EdgeError, TcpFetch};
 pub(crate) use edge::{serial_key, strip_leading_zeros};
+pub use external_dns::DelegatedDns;
 pub use jwk::{Alg, EcCurve, MAX_RSA_BITS, MIN_RSA_BITS, PublicJwk};
 pub use jws::{ProtectedHeader, Signer, Unverified, VerifiedRequest};
 pub use nonce::{DEFAULT_CAPACITY as DEFAULT_NONCE_CAPACITY, Nonces};

@@ -101,7 +101,13 @@ impl Acme {
         let names: Vec<String> = processing.core.identifiers.iter().map(|i| i.as_str().to_owned()).collect();
         let lifetime = seams.names.lifetime(&names, &processing.core.profile).unwrap_or(profile.lifetime);
         let client_auth = profile.client_auth;
-        self.save_order(&StoredOrder::Processing(processing.clone()))?;
+        // Staged, not flushed: the certificate's record and the valid order
+        // flush it with them. After a crash before that the order may be
+        // ready again, and a new finalize issues anew; while running, this
+        // order's lock keeps two finalizes apart.
+        let mut batch = Batch::default();
+        batch.order(&StoredOrder::Processing(processing.clone()))?;
+        self.store.stage(batch)?;
         let request = SignRequest {
             order: processing.core.id.clone(),
             account: owner.id.clone(),

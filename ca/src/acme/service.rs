@@ -64,6 +64,9 @@ pub struct AcmeConfig {
     pub max_identifiers: usize,
     /// The port http-01 fetches go to (80 in production).
     pub http01_port: u16,
+    /// The port the nameservers of an external delegation are asked on
+    /// (53 in production; tests run a team's server on a high port).
+    pub external_dns_port: u16,
 }
 
 impl Default for AcmeConfig {
@@ -85,6 +88,7 @@ impl Default for AcmeConfig {
             authz_reuse_min_remaining: hours(1),
             max_identifiers: 100,
             http01_port: 80,
+            external_dns_port: 53,
         }
     }
 }

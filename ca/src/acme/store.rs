@@ -15,6 +15,8 @@
 //!
 //! Reads return stored values as written; callers apply `refresh(now)`.
 
+use std::sync::Arc;
+
 use std::time::SystemTime;
 
 use serde::de::DeserializeOwned;
@@ -127,7 +129,8 @@ fn reuse_key(account: &AccountId, order_identifier: &str) -> Vec<u8> {
 /// The ACME store.
 #[derive(Clone, Debug)]
 pub struct AcmeStore {
-    db: sled::Db,
+    /// Flushes shared by concurrent commits (group commit).
+    flushes: Arc<zones::GroupFlush>,
     trees: Vec<sled::Tree>,
 }
 
@@ -135,11 +138,21 @@ impl AcmeStore {
     /// Opens (creating) the ACME trees in `db`.
     pub fn open(db: &sled::Db) -> Result<Self, Error> {
         let trees = TREES.iter().map(|name| db.open_tree(name)).collect::<Result<_, _>>()?;
-        Ok(Self { db: db.clone(), trees })
+        Ok(Self { flushes: Arc::new(zones::GroupFlush::new(db)), trees })
     }
 
-    /// Applies `batch` atomically and flushes it to disk.
+    /// Applies `batch` atomically and flushes it to disk (with whatever
+    /// else was written to the database before), sharing the flush with
+    /// concurrent commits.
     pub(crate) fn commit(&self, batch: Batch) -> Result<(), Error> {
+        self.stage(batch)?;
+        self.flushes.flush()?;
+        Ok(())
+    }
+
+    /// Applies `batch` atomically without waiting for the disk: the next
+    /// commit's flush covers it. For state that no response acknowledges.
+    pub(crate) fn stage(&self, batch: Batch) -> Result<(), Error> {
         let result: Result<(), TransactionError<()>> = self.trees.as_slice().transaction(|views| {
             for (tree, key, value) in &batch.writes {
                 let view = &views[*tree as usize];
@@ -155,7 +168,6 @@ impl AcmeStore {
             Err(TransactionError::Storage(e)) => return Err(e.into()),
             Err(TransactionError::Abort(())) => return Err(Error::Store(sled::Error::ReportableBug("abort".into()))),
         }
-        self.db.flush()?;
         Ok(())
     }
 

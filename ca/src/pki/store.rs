@@ -5,7 +5,7 @@
 //! `ca.certs` (serial -> JSON [`CertRecord`]), `ca.revoked`
 //! (`region 0x00 serial` -> JSON [`RevokedEntry`]) and `ca.crl_numbers`
 //! (region -> big-endian u64). Every write is flushed before the call
-//! returns.
+//! returns; concurrent calls share their flushes ([`zones::GroupFlush`]).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -143,7 +143,8 @@ impl RevocationReason {
 /// The CA's durable state on a sled database the caller opened.
 #[derive(Debug, Clone)]
 pub struct CertStore {
-    db: sled::Db,
+    /// Flushes shared by concurrent writers (group commit).
+    flushes: Arc<zones::GroupFlush>,
     serials: sled::Tree,
     certs: sled::Tree,
     revoked: sled::Tree,
@@ -157,7 +158,7 @@ impl CertStore {
     /// Opens the CA's trees.
     pub fn open(db: &sled::Db) -> Result<CertStore, Error> {
         Ok(CertStore {
-            db: db.clone(),
+            flushes: Arc::new(zones::GroupFlush::new(db)),
             serials: db.open_tree("ca.serials")?,
             certs: db.open_tree("ca.certs")?,
             revoked: db.open_tree("ca.revoked")?,
@@ -189,7 +190,7 @@ impl CertStore {
                 out.push(ReservedSerial(serial));
             }
         }
-        self.db.flush()?;
+        self.flushes.flush()?;
         Ok(out)
     }
 
@@ -210,7 +211,7 @@ impl CertStore {
             revoked: None,
         };
         self.certs.insert(&cert.serial, encode(&record)?)?;
-        self.db.flush()?;
+        self.flushes.flush()?;
         Ok(())
     }
 
@@ -245,7 +246,7 @@ impl CertStore {
         if cas.is_err() {
             return Err(Error::AlreadyRevoked(record.serial));
         }
-        self.db.flush()?;
+        self.flushes.flush()?;
         Ok(CertRecord { revoked: Some(entry), ..record })
     }
 
@@ -261,7 +262,7 @@ impl CertStore {
             let n = old.and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes);
             Some(n.saturating_add(1).to_be_bytes().to_vec())
         })?;
-        self.db.flush()?;
+        self.flushes.flush()?;
         let bytes = new.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok());
         bytes.map(u64::from_be_bytes).ok_or_else(|| Error::Corrupt("crl number".into()))
     }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use ca::acme::order::StoredOrder;
 use ca::acme::types::{AuthzId, ChallengeType, OrderId};
-use ca::acme::{IssueSeams, NewOrder, NoExternalDns, ProblemType, Resolver, SchemePolicy, Validators};
+use ca::acme::{IssueSeams, NewOrder, ProblemType, Resolver, SchemePolicy, Validators};
 use ca::pki::{CheckedCsr, CsrError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -94,7 +94,8 @@ fn sign(ctx: &Ctx, post: &Post, id: &str) -> Result<Reply, Failure> {
     ctx.state.config.policy.certs.check_key(key_type).map_err(|e| problem(ProblemType::BadPublicKey, e.to_string()))?;
     let zones = ctx.zones();
     let names = name_policy(ctx, &zones);
-    let caa = Resolver { view: &*zones, external: &NoExternalDns };
+    let external = ctx.edge.delegated_dns(&*zones);
+    let caa = Resolver { view: &*zones, external: &external };
     let signer = ctx.edge.signer(&csr, ctx.now);
     let seams = IssueSeams { caa: &caa, names: &names, signer: &signer };
     let order = ctx.edge.acme().finalize(&OrderId(id.to_owned()), post.account_id()?, csr.names(), seams, ctx.now)?;
@@ -159,7 +160,8 @@ fn respond(ctx: &Ctx, post: &Post, id: AuthzId, kind: &str) -> Result<Reply, Fai
         acme.authorization(&id, account, ctx.now)?
     } else {
         let zones = ctx.zones();
-        let validators = Validators { dns: Resolver { view: &*zones, external: &NoExternalDns }, http: &TcpFetch };
+        let external = ctx.edge.delegated_dns(&*zones);
+        let validators = Validators { dns: Resolver { view: &*zones, external: &external }, http: &TcpFetch };
         acme.respond_challenge(&id, kind, account, validators, ctx.now)?
     };
     let challenge = authz.core().challenges.iter().find(|c| c.kind == kind).ok_or(Failure::NotFound)?;

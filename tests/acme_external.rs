@@ -1,0 +1,277 @@
+//! dns-01 for a name in an *external* team zone: team hr's owner delegates
+//! `hr.apps.company.com` through the API to hr's own nameserver, a Knot
+//! DNS on loopback serving the zone, and nameplate's CA checks the
+//! challenge by asking that Knot directly (`[acme] external_dns_port` is
+//! Knot's port, since the glue carries only an address).
+//!
+//! - lego (EAB from the API) publishes the TXT record at Knot with its
+//!   `rfc2136` provider and a TSIG key Knot accepts; the certificate's
+//!   chain verifies, and nameplate never held the record.
+//! - With 30 stale TXT records at the name, Knot truncates its UDP answer
+//!   (with no records in it), so the CA must ask again over TCP; lego's
+//!   `exec` provider adds the record with `nsupdate`, keeping the others.
+//! - With nothing published at Knot (lego's `exec` provider running
+//!   `/bin/true`), the order fails `unauthorized`; with Knot stopped, it
+//!   fails with a `dns` problem naming Knot's address. No certificate.
+
+use std::fs;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::RecordType;
+use nameplate_tests::api::{Api, eab_key, mint, start_with_team};
+use nameplate_tests::server::{CmdOutput, run};
+use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego_rfc2136};
+use nameplate_tests::{Server, dns, free_port};
+use serde_json::json;
+
+const ZONE: &str = "hr.apps.company.com";
+const NAME: &str = "www.hr.apps.company.com";
+/// The TSIG key Knot accepts UPDATEs of hr's zone with.
+const KEY: &str = "hr-knot";
+/// Its secret (32 bytes, base64).
+const SECRET: &str = "aHItb3duLWtub3Qtc2VjcmV0LWZvci10aGUtdGVzdHM=";
+/// How long Knot gets to answer its first query.
+const READY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// hr's zone as Knot serves it; its nameserver is Knot itself. With
+/// `filler`, the challenge name holds 30 stale TXT records, too many for
+/// a UDP answer (EDNS 1232): Knot's UDP answer is truncated and carries
+/// no records, so the CA has to ask again over TCP.
+fn zone_file(filler: bool) -> String {
+    let mut text = format!(
+        "$ORIGIN {ZONE}.\n$TTL 60\n@ SOA ns1 hostmaster 1 3600 600 86400 30\n@ NS ns1\nns1 A 127.0.0.1\nwww A 192.0.2.80\n"
+    );
+    if filler {
+        for i in 10..40 {
+            text.push_str(&format!("_acme-challenge.www TXT \"stale-{i}-{}\"\n", "x".repeat(31)));
+        }
+    }
+    text
+}
+
+/// Knot serving hr's zone at `listen`, accepting UPDATEs signed with `KEY`.
+fn knot_config(dir: &Path, listen: SocketAddr) -> String {
+    let d = dir.display();
+    let (ip, port) = (listen.ip(), listen.port());
+    format!(
+        r#"server:
+    rundir: "{d}"
+    listen: {ip}@{port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "{d}"
+log:
+  - target: stderr
+    any: info
+key:
+  - id: {KEY}
+    algorithm: hmac-sha256
+    secret: {SECRET}
+acl:
+  - id: hr-update
+    key: {KEY}
+    action: update
+template:
+  - id: default
+    storage: "{d}"
+    zonefile-sync: -1
+    journal-content: changes
+zone:
+  - domain: {ZONE}
+    file: "{d}/{ZONE}.zone"
+    acl: hr-update
+"#
+    )
+}
+
+/// hr's own nameserver: knotd on loopback, logging to a file; killed on drop.
+struct Knot {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Knot {
+    /// Knot on a free loopback port, with hr's zone (see [`zone_file`]).
+    fn start(dir: &Path, filler: bool) -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port().expect("port")));
+        fs::create_dir_all(dir).expect("knot dir");
+        fs::write(dir.join(format!("{ZONE}.zone")), zone_file(filler)).expect("zone file");
+        let conf = dir.join("knot.conf");
+        fs::write(&conf, knot_config(dir, addr)).expect("knot.conf");
+        let log = dir.join("knot.log");
+        let out = fs::File::create(&log).expect("knot log");
+        let child = Command::new("knotd")
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("knotd starts (apt-get install knot)");
+        let knot = Self { child, addr, log };
+        knot.wait_ready();
+        knot
+    }
+
+    fn wait_ready(&self) {
+        let query = dns::encode(&dns::query(ZONE, RecordType::SOA).expect("query")).expect("encode");
+        let deadline = Instant::now() + READY_DEADLINE;
+        while Instant::now() < deadline {
+            if dns::send_udp(self.addr, &query, Duration::from_millis(500)).expect("udp").is_some() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!("Knot does not answer {ZONE} SOA within {READY_DEADLINE:?}; its log:\n{}", self.log());
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// nameplate (pre-authorization off, delegated nameservers asked on
+/// `knot.port()`) with team hr, whose owner has delegated hr's zone to
+/// `ns1.hr.apps.company.com` = 127.0.0.1 through the API.
+fn setup(dir: &Path, knot: SocketAddr) -> (Server, Api) {
+    let config = format!("[acme]\npre_authorize = false\nexternal_dns_port = {}\n", knot.port());
+    let (server, admin) = start_with_team(dir, &config, "hr");
+    let owner = admin.with_token(&mint(&admin, "hr", "owner"));
+    let zone = json!({"name": ZONE, "team": "hr", "kind": "external",
+        "nameservers": [{"name": format!("ns1.{ZONE}"), "addresses": ["127.0.0.1"]}]});
+    owner.post("/api/v1/zones", &zone).expect("delegate hr").expect_status(201).expect("201");
+    (server, admin)
+}
+
+/// The lego command's common part: nameplate's directory and a fresh EAB
+/// key of hr's (single use, so each account gets its own).
+fn with_acme(mut cmd: Command, server: &Server, admin: &Api) -> Command {
+    let directory = format!("http://{}/acme/directory", server.http_addr());
+    let eab = eab_key(admin, "hr");
+    cmd.args(["--server", &directory])
+        // `=`: a base64url value may start with '-', which would read as a flag.
+        .args(["--eab", &format!("--kid={}", eab.0), &format!("--hmac={}", eab.1)])
+        .args(["-d", NAME, "run"]);
+    cmd
+}
+
+/// `lego` with its `exec` DNS provider: it runs `program present FQDN
+/// VALUE` (and `cleanup ...`), then asks the CA to validate.
+fn lego_exec(path: &Path, resolver: SocketAddr, program: &Path) -> Command {
+    let mut cmd = Command::new("lego");
+    cmd.args(["--email", "ci@hr.example", "--accept-tos"])
+        .arg("--path")
+        .arg(path)
+        .args(["--dns", "exec", "--dns.disable-cp", "--dns.resolvers", &resolver.to_string()])
+        .env("EXEC_PATH", program)
+        .env("LEGO_DISABLE_CNAME_SUPPORT", "true");
+    cmd
+}
+
+/// An `exec` program for lego that adds the TXT record at Knot with
+/// `nsupdate` (`update add`, so the records already there stay, unlike
+/// lego's `rfc2136` provider, which replaces the RRset) and ignores
+/// `cleanup`.
+fn nsupdate_script(dir: &Path, knot: SocketAddr) -> PathBuf {
+    let path = dir.join("present.sh");
+    let (ip, port) = (knot.ip(), knot.port());
+    let script = format!(
+        "#!/bin/sh\n[ \"$1\" = present ] || exit 0\n\
+         printf 'server {ip} {port}\\nzone {ZONE}\\nupdate add %s 60 TXT \"%s\"\\nsend\\n' \"$2\" \"$3\" \
+         | nsupdate -t 5 -y hmac-sha256:{KEY}:{SECRET}\n"
+    );
+    fs::write(&path, script).expect("write the exec program");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+fn lego(cmd: &mut Command) -> CmdOutput {
+    run(cmd, CLIENT_DEADLINE).expect("lego runs (apt-get install lego)")
+}
+
+/// Panics unless lego's certificate for `NAME` in `lego_dir` verifies
+/// against nameplate's root, and nameplate's zone data never took an
+/// UPDATE (the record went to Knot only).
+fn check_issued(dir: &Path, lego_dir: &Path, admin: &Api) {
+    let certs = lego_dir.join("certificates");
+    let root = dir.join("root.pem");
+    fs::write(&root, admin.get("/ca/root.pem").expect("root").text().expect("PEM")).expect("root file");
+    assert_chain_verifies(&root, &certs.join(format!("{NAME}.issuer.crt")), &certs.join(format!("{NAME}.crt")));
+    let audit = admin.get("/api/v1/audit?team=hr").expect("audit").body.to_string();
+    assert!(!audit.contains("dns.update"), "nameplate took no UPDATE: {audit}");
+}
+
+#[test]
+fn lego_gets_a_certificate_through_dns01_answered_by_the_teams_knot() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let knot = Knot::start(&dir.path().join("knot"), false);
+    let (server, admin) = setup(dir.path(), knot.addr);
+    let lego_dir = dir.path().join("lego");
+    let cmd = lego_rfc2136(&lego_dir, knot.addr, &(KEY.to_owned(), SECRET.to_owned()));
+    let out = lego(&mut with_acme(cmd, &server, &admin));
+    assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}\nknot:\n{}", out.text(), server.log_tail(), knot.log());
+    check_issued(dir.path(), &lego_dir, &admin);
+    assert!(knot.log().contains("DDNS, processing"), "Knot took lego's UPDATE:\n{}", knot.log());
+}
+
+#[test]
+fn a_truncated_udp_answer_is_asked_again_over_tcp() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let knot = Knot::start(&dir.path().join("knot"), true);
+    let (server, admin) = setup(dir.path(), knot.addr);
+    let udp = dns::ask(knot.addr, &format!("_acme-challenge.{NAME}"), RecordType::TXT).expect("Knot answers");
+    assert!(udp.metadata.truncation && udp.answers.is_empty(), "Knot truncates the TXT answer over UDP: {udp:?}");
+    let lego_dir = dir.path().join("lego");
+    let cmd = lego_exec(&lego_dir, server.addr(), &nsupdate_script(dir.path(), knot.addr));
+    let out = lego(&mut with_acme(cmd, &server, &admin));
+    assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}\nknot:\n{}", out.text(), server.log_tail(), knot.log());
+    check_issued(dir.path(), &lego_dir, &admin);
+}
+
+/// lego publishing nothing fails with `problem` (an ACME error type) in
+/// its output and leaves no certificate; returns lego's output.
+fn order_fails(dir: &Path, server: &Server, admin: &Api, problem: &str) -> String {
+    let lego_dir = dir.join(format!("lego-{problem}"));
+    let nothing = lego_exec(&lego_dir, server.addr(), Path::new("/bin/true"));
+    let out = lego(&mut with_acme(nothing, server, admin));
+    let text = out.text();
+    assert!(!out.ok(), "lego succeeded without a record:\n{text}");
+    assert!(text.contains(&format!("urn:ietf:params:acme:error:{problem}")), "not {problem}:\n{text}");
+    assert!(!lego_dir.join(format!("certificates/{NAME}.crt")).exists(), "no certificate");
+    text
+}
+
+#[test]
+fn without_the_record_at_knot_the_order_fails_unauthorized() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let knot = Knot::start(&dir.path().join("knot"), false);
+    let (server, admin) = setup(dir.path(), knot.addr);
+    let text = order_fails(dir.path(), &server, &admin, "unauthorized");
+    assert!(text.contains(&format!("_acme-challenge.{NAME}")), "{text}");
+}
+
+#[test]
+fn with_knot_stopped_the_order_fails_with_a_dns_problem_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let knot = Knot::start(&dir.path().join("knot"), false);
+    let addr = knot.addr;
+    let (server, admin) = setup(dir.path(), addr);
+    drop(knot);
+    let text = order_fails(dir.path(), &server, &admin, "dns");
+    assert!(text.contains(&addr.to_string()), "the problem names Knot's address {addr}:\n{text}");
+}

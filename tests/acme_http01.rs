@@ -1,0 +1,99 @@
+//! http-01 end to end: nameplate with pre-authorization off and
+//! `[acme] http01_port` set to a free port, an A record for
+//! `web.hr.prod.apps.company.com` published through the API, and lego
+//! (EAB from the API) answering the challenge with its built-in HTTP
+//! server on that port. The CA fetches from the address in the zone data;
+//! the chain verifies. A wildcard cannot be had through http-01 (its
+//! authorization offers dns-01 only, RFC 8555 §7.1.3), so lego finds no
+//! challenge it can solve and gets no certificate.
+//!
+//! The A record is this host's non-loopback IPv4 address, not 127.0.0.1:
+//! the CA refuses to fetch from loopback addresses (it must not probe its
+//! own host), so a record of 127.0.0.1 fails by design.
+
+use std::fs;
+use std::net::{IpAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nameplate_tests::api::{Api, eab_key, start_with_team};
+use nameplate_tests::server::{CmdOutput, run};
+use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies};
+use nameplate_tests::{Server, free_port};
+use serde_json::json;
+
+const NAME: &str = "web.hr.prod.apps.company.com";
+const WILDCARD: &str = "*.hr.prod.apps.company.com";
+const RRSETS: &str = "/api/v1/zones/apps.company.com/rrsets";
+
+/// This host's IPv4 address on the interface of its default route: the
+/// source address the kernel picks for a datagram to a TEST-NET-3 address
+/// (`connect` on UDP sends nothing).
+fn host_address() -> IpAddr {
+    let socket = UdpSocket::bind("0.0.0.0:0").expect("udp socket");
+    socket.connect("203.0.113.1:9").expect("this test needs a non-loopback IPv4 route (the CA never fetches loopback)");
+    let ip = socket.local_addr().expect("local address").ip();
+    assert!(!ip.is_loopback() && !ip.is_unspecified(), "no non-loopback IPv4 address here: {ip}");
+    ip
+}
+
+/// nameplate with team hr, pre-authorization off and http-01 fetched from
+/// `http01_port`; `NAME` has an A record of `address`.
+fn setup(dir: &Path, http01_port: u16, address: IpAddr) -> (Server, Api) {
+    let config = format!("[acme]\npre_authorize = false\nhttp01_port = {http01_port}\n");
+    let (server, admin) = start_with_team(dir, &config, "hr");
+    let records = json!({"rrsets": [{"name": NAME, "type": "A", "ttl": 60, "changetype": "REPLACE",
+        "records": [{"content": address.to_string()}]}]});
+    admin.patch(RRSETS, &records).expect("publish the A record").expect_status(204).expect("204");
+    (server, admin)
+}
+
+/// `lego --http --http.port :PORT` for `names` against nameplate's
+/// directory, with a fresh EAB key of hr's, state in `path`.
+fn lego_http(path: &Path, server: &Server, admin: &Api, port: u16, names: &[&str]) -> CmdOutput {
+    let directory = format!("http://{}/acme/directory", server.http_addr());
+    let eab = eab_key(admin, "hr");
+    let mut cmd = Command::new("lego");
+    cmd.args(["--email", "ci@hr.example", "--accept-tos", "--server", &directory])
+        .arg("--path")
+        .arg(path)
+        // `=`: a base64url value may start with '-', which would read as a flag.
+        .args(["--eab", &format!("--kid={}", eab.0), &format!("--hmac={}", eab.1)])
+        .args(["--http", "--http.port", &format!(":{port}")]);
+    for name in names {
+        cmd.args(["-d", name]);
+    }
+    cmd.arg("run");
+    run(&mut cmd, CLIENT_DEADLINE).expect("lego runs (apt-get install lego)")
+}
+
+fn certificate(path: &Path, name: &str) -> PathBuf {
+    path.join("certificates").join(format!("{}.crt", name.replace('*', "_")))
+}
+
+#[test]
+fn lego_gets_a_certificate_through_http01_from_the_address_in_the_zone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port().expect("port");
+    let (server, admin) = setup(dir.path(), port, host_address());
+    let lego_dir = dir.path().join("lego");
+    let out = lego_http(&lego_dir, &server, &admin, port, &[NAME]);
+    assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}", out.text(), server.log_tail());
+    let root = dir.path().join("root.pem");
+    fs::write(&root, admin.get("/ca/root.pem").expect("root").text().expect("PEM")).expect("root file");
+    let issuer = lego_dir.join("certificates").join(format!("{NAME}.issuer.crt"));
+    assert_chain_verifies(&root, &issuer, &certificate(&lego_dir, NAME));
+}
+
+#[test]
+fn a_wildcard_cannot_be_validated_through_http01() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port().expect("port");
+    let (server, admin) = setup(dir.path(), port, host_address());
+    let lego_dir = dir.path().join("lego");
+    let out = lego_http(&lego_dir, &server, &admin, port, &[WILDCARD]);
+    let text = out.text();
+    assert!(!out.ok(), "lego got a wildcard through http-01:\n{text}");
+    assert!(text.contains("could not determine solvers"), "lego found no http-01 challenge to solve:\n{text}");
+    assert!(!certificate(&lego_dir, WILDCARD).exists(), "no certificate");
+}
