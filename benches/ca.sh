@@ -22,6 +22,8 @@
 #   RUST_LOG=warn         the server's log filter
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 repo=$PWD
 
 secs=${SECS:-10} acme_count=${ACME_COUNT:-30000} direct_count=${DIRECT_COUNT:-1000000} concurrency=${CONCURRENCY:-16} warmup=${WARMUP:-200}
@@ -34,7 +36,6 @@ export RUST_LOG=${RUST_LOG:-warn}
 mkdir -p "$out"
 
 tmp=$(mktemp -d /tmp/nameplate-ca-bench.XXXXXX)
-group=''
 
 # cleanup: end ca-load's process group (ca-load, and the nameplate, knotd,
 # pebble and lego processes it started), wait for them, remove $tmp.
@@ -49,20 +50,7 @@ cleanup() {
   rm -rf "$tmp"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# in_group COMMAND...: run COMMAND in a process group of its own and wait for
-# it, so a signal runs cleanup at once and cleanup ends all of it.
-in_group() {
-  local rc=0
-  setsid "$@" &
-  group=$!
-  wait "$group" || rc=$?
-  group=''
-  return "$rc"
-}
+on_exit cleanup
 
 # --- tools ----------------------------------------------------------------
 if ((rounds > 0)); then

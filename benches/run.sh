@@ -16,6 +16,8 @@
 #   PEERS_ONLY=1          only Knot and NSD (checks the plumbing, no nameplate)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 repo=$PWD
 
 shared=${NAMEPLATE_SHARED:-$repo/../shared}
@@ -28,7 +30,7 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
 
 tmp=$(mktemp -d /tmp/nameplate-bench.XXXXXX)
-np_pid='' perf_pid='' group=''
+np_pid='' perf_pid=''
 
 # running PID: the process exists and is not a zombie (peers.sh's daemons
 # are reparented to init, which may reap them late).
@@ -56,21 +58,7 @@ cleanup() {
   rm -rf "$tmp"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# in_group COMMAND...: run COMMAND in a process group of its own and wait for
-# it. A signal then runs cleanup at once (bash defers traps until a foreground
-# command ends, here up to ROUNDS x 3 x SECS), and cleanup ends all of it.
-in_group() {
-  local rc=0
-  setsid "$@" &
-  group=$!
-  wait "$group" || rc=$?
-  group=''
-  return "$rc"
-}
+on_exit cleanup
 
 # ready PORT NAME: wait up to 60 s until PORT answers NAME SOA.
 ready() {

@@ -18,15 +18,14 @@ use std::fs;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use hickory_proto::rr::RecordType;
+use nameplate_tests::acme_peers::Knot;
 use nameplate_tests::api::{Api, eab_key, mint, start_with_team};
 use nameplate_tests::server::{CmdOutput, run};
 use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego_rfc2136};
-use nameplate_tests::{Server, dns, free_port};
+use nameplate_tests::{Server, dns};
 use serde_json::json;
 
 const ZONE: &str = "hr.apps.company.com";
@@ -35,8 +34,6 @@ const NAME: &str = "www.hr.apps.company.com";
 const KEY: &str = "hr-knot";
 /// Its secret (32 bytes, base64).
 const SECRET: &str = "aHItb3duLWtub3Qtc2VjcmV0LWZvci10aGUtdGVzdHM=";
-/// How long Knot gets to answer its first query.
-const READY_DEADLINE: Duration = Duration::from_secs(30);
 
 /// hr's zone as Knot serves it; its nameserver is Knot itself. With
 /// `filler`, the challenge name holds 30 stale TXT records, too many for
@@ -54,95 +51,11 @@ fn zone_file(filler: bool) -> String {
     text
 }
 
-/// Knot serving hr's zone at `listen`, accepting UPDATEs signed with `KEY`.
-fn knot_config(dir: &Path, listen: SocketAddr) -> String {
-    let d = dir.display();
-    let (ip, port) = (listen.ip(), listen.port());
-    format!(
-        r#"server:
-    rundir: "{d}"
-    listen: {ip}@{port}
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: "{d}"
-log:
-  - target: stderr
-    any: info
-key:
-  - id: {KEY}
-    algorithm: hmac-sha256
-    secret: {SECRET}
-acl:
-  - id: hr-update
-    key: {KEY}
-    action: update
-template:
-  - id: default
-    storage: "{d}"
-    zonefile-sync: -1
-    journal-content: changes
-zone:
-  - domain: {ZONE}
-    file: "{d}/{ZONE}.zone"
-    acl: hr-update
-"#
-    )
-}
-
-/// hr's own nameserver: knotd on loopback, logging to a file; killed on drop.
-struct Knot {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Knot {
-    /// Knot on a free loopback port, with hr's zone (see [`zone_file`]).
-    fn start(dir: &Path, filler: bool) -> Self {
-        let addr = SocketAddr::from(([127, 0, 0, 1], free_port().expect("port")));
-        fs::create_dir_all(dir).expect("knot dir");
-        fs::write(dir.join(format!("{ZONE}.zone")), zone_file(filler)).expect("zone file");
-        let conf = dir.join("knot.conf");
-        fs::write(&conf, knot_config(dir, addr)).expect("knot.conf");
-        let log = dir.join("knot.log");
-        let out = fs::File::create(&log).expect("knot log");
-        let child = Command::new("knotd")
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log"))
-            .stderr(out)
-            .spawn()
-            .expect("knotd starts (apt-get install knot)");
-        let knot = Self { child, addr, log };
-        knot.wait_ready();
-        knot
-    }
-
-    fn wait_ready(&self) {
-        let query = dns::encode(&dns::query(ZONE, RecordType::SOA).expect("query")).expect("encode");
-        let deadline = Instant::now() + READY_DEADLINE;
-        while Instant::now() < deadline {
-            if dns::send_udp(self.addr, &query, Duration::from_millis(500)).expect("udp").is_some() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-        panic!("Knot does not answer {ZONE} SOA within {READY_DEADLINE:?}; its log:\n{}", self.log());
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Knot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// hr's own nameserver: Knot on loopback with hr's zone (see
+/// [`zone_file`]), accepting UPDATEs signed with `KEY`.
+fn knot(dir: &Path, filler: bool) -> Knot {
+    let key = (KEY.to_owned(), SECRET.to_owned());
+    Knot::start(dir, ZONE, &zone_file(filler), &key).expect("knotd starts (apt-get install knot)")
 }
 
 /// nameplate (pre-authorization off, delegated nameservers asked on
@@ -219,10 +132,10 @@ fn check_issued(dir: &Path, lego_dir: &Path, admin: &Api) {
 #[test]
 fn lego_gets_a_certificate_through_dns01_answered_by_the_teams_knot() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let knot = Knot::start(&dir.path().join("knot"), false);
-    let (server, admin) = setup(dir.path(), knot.addr);
+    let knot = knot(&dir.path().join("knot"), false);
+    let (server, admin) = setup(dir.path(), knot.addr());
     let lego_dir = dir.path().join("lego");
-    let cmd = lego_rfc2136(&lego_dir, knot.addr, &(KEY.to_owned(), SECRET.to_owned()));
+    let cmd = lego_rfc2136(&lego_dir, knot.addr(), &(KEY.to_owned(), SECRET.to_owned()));
     let out = lego(&mut with_acme(cmd, &server, &admin));
     assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}\nknot:\n{}", out.text(), server.log_tail(), knot.log());
     check_issued(dir.path(), &lego_dir, &admin);
@@ -232,12 +145,12 @@ fn lego_gets_a_certificate_through_dns01_answered_by_the_teams_knot() {
 #[test]
 fn a_truncated_udp_answer_is_asked_again_over_tcp() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let knot = Knot::start(&dir.path().join("knot"), true);
-    let (server, admin) = setup(dir.path(), knot.addr);
-    let udp = dns::ask(knot.addr, &format!("_acme-challenge.{NAME}"), RecordType::TXT).expect("Knot answers");
+    let knot = knot(&dir.path().join("knot"), true);
+    let (server, admin) = setup(dir.path(), knot.addr());
+    let udp = dns::ask(knot.addr(), &format!("_acme-challenge.{NAME}"), RecordType::TXT).expect("Knot answers");
     assert!(udp.metadata.truncation && udp.answers.is_empty(), "Knot truncates the TXT answer over UDP: {udp:?}");
     let lego_dir = dir.path().join("lego");
-    let cmd = lego_exec(&lego_dir, server.addr(), &nsupdate_script(dir.path(), knot.addr));
+    let cmd = lego_exec(&lego_dir, server.addr(), &nsupdate_script(dir.path(), knot.addr()));
     let out = lego(&mut with_acme(cmd, &server, &admin));
     assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}\nknot:\n{}", out.text(), server.log_tail(), knot.log());
     check_issued(dir.path(), &lego_dir, &admin);
@@ -259,8 +172,8 @@ fn order_fails(dir: &Path, server: &Server, admin: &Api, problem: &str) -> Strin
 #[test]
 fn without_the_record_at_knot_the_order_fails_unauthorized() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let knot = Knot::start(&dir.path().join("knot"), false);
-    let (server, admin) = setup(dir.path(), knot.addr);
+    let knot = knot(&dir.path().join("knot"), false);
+    let (server, admin) = setup(dir.path(), knot.addr());
     let text = order_fails(dir.path(), &server, &admin, "unauthorized");
     assert!(text.contains(&format!("_acme-challenge.{NAME}")), "{text}");
 }
@@ -268,8 +181,8 @@ fn without_the_record_at_knot_the_order_fails_unauthorized() {
 #[test]
 fn with_knot_stopped_the_order_fails_with_a_dns_problem_naming_it() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let knot = Knot::start(&dir.path().join("knot"), false);
-    let addr = knot.addr;
+    let knot = knot(&dir.path().join("knot"), false);
+    let addr = knot.addr();
     let (server, admin) = setup(dir.path(), addr);
     drop(knot);
     let text = order_fails(dir.path(), &server, &admin, "dns");

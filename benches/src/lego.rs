@@ -11,10 +11,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
+use nameplate_tests::acme_peers::{Knot, Pebble};
 use nameplate_tests::server::CmdOutput;
 use nameplate_tests::tools::lego_rfc2136;
+use rand::RngCore;
 
-use crate::peers::{Knot, Pebble};
 use crate::setup::{TEAM, Target, ZONE, non_empty};
 
 /// One thing lego runs against.
@@ -130,9 +131,21 @@ fn start_arms(dir: &Path) -> Result<Vec<Arm>> {
     };
     let dns01 = nameplate("nameplate-dns01", "[acme]\npre_authorize = false\n")?;
     let preauth = nameplate("nameplate-preauth", "")?;
-    let knot = Knot::start(dir)?;
+    let knot = Knot::start(&dir.join("knot"), ZONE, &knot_zone(), &random_key())?;
     let pebble = Pebble::start(dir, knot.addr())?;
     Ok(vec![dns01, preauth, Arm::Pebble { pebble, knot }])
+}
+
+/// [`ZONE`] as Knot serves it for Pebble: its apex and nameserver only.
+fn knot_zone() -> String {
+    format!("$ORIGIN {ZONE}.\n$TTL 60\n@ SOA ns1 hostmaster 1 3600 600 604800 60\n@ NS ns1\nns1 A 127.0.0.1\n")
+}
+
+/// A fresh TSIG key for lego's UPDATEs at Knot: `(name, base64 secret)`.
+fn random_key() -> (String, String) {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    ("lego-knot.".to_owned(), data_encoding::BASE64.encode(&secret))
 }
 
 /// The median of `values` (the mean of the middle two for an even count).

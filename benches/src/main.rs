@@ -18,7 +18,6 @@ mod csr;
 mod direct;
 mod lego;
 mod load;
-mod peers;
 mod setup;
 
 use std::process::ExitCode;

@@ -12,6 +12,7 @@
 //! or point `NAMEPLATE_BIN` at it.
 
 pub mod acme_client;
+pub mod acme_peers;
 pub mod api;
 pub mod dns;
 pub mod paths;

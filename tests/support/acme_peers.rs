@@ -1,6 +1,8 @@
-//! The reference stack for lego: Knot DNS serving [`ZONE`] with a TSIG key
-//! that may UPDATE it, and Pebble validating dns-01 by asking that Knot
-//! (`-dnsserver`). Both run on free loopback ports and are killed on drop.
+//! The other side of the ACME tests and benchmarks, on free loopback
+//! ports and killed on drop: Knot DNS serving one zone that a TSIG key may
+//! UPDATE (a team's own nameserver, or the DNS behind Pebble), and Pebble
+//! (Debian's test ACME server) validating dns-01 by asking a DNS server of
+//! the caller's (`-dnsserver`).
 
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpStream};
@@ -10,22 +12,18 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use data_encoding::BASE64;
 use hickory_proto::rr::RecordType;
-use nameplate_tests::dns::{self, rcode};
-use nameplate_tests::tools::openssl;
-use nameplate_tests::{Summary, free_port};
-use rand::RngCore;
 use serde_json::json;
 
-use crate::setup::ZONE;
+use crate::dns::{self, rcode};
+use crate::tools::openssl;
+use crate::{Summary, free_port};
 
 /// How long Knot and Pebble get to start answering.
 const READY_DEADLINE: Duration = Duration::from_secs(20);
-/// The name of Knot's TSIG key.
-const KEY_NAME: &str = "lego-knot.";
 
 /// A child process killed (and reaped) on drop.
+#[derive(Debug)]
 struct Guard(Child);
 
 impl Drop for Guard {
@@ -35,68 +33,65 @@ impl Drop for Guard {
     }
 }
 
-/// Knot DNS serving [`ZONE`] on loopback, UPDATE allowed with one TSIG key.
-pub(crate) struct Knot {
+/// Knot DNS serving one zone on loopback, UPDATE allowed with one TSIG key
+/// (hmac-sha256), logging at level info to `<dir>/log`.
+#[derive(Debug)]
+pub struct Knot {
     _child: Guard,
     addr: SocketAddr,
     key: (String, String),
+    log: PathBuf,
 }
 
 impl Knot {
-    /// Writes the zone and config under `dir` and starts `knotd`.
-    pub(crate) fn start(dir: &Path) -> Result<Self> {
-        let dir = dir.join("knot");
-        fs::create_dir_all(&dir)?;
+    /// Writes `zone_text` (the master file of `apex`) and a config under
+    /// `dir`, starts `knotd` and waits until it answers `apex` SOA. `key`
+    /// is `(name, base64 secret)`.
+    pub fn start(dir: &Path, apex: &str, zone_text: &str, key: &(String, String)) -> Result<Self> {
+        fs::create_dir_all(dir)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-        let mut secret = [0u8; 32];
-        rand::rng().fill_bytes(&mut secret);
-        let key = (KEY_NAME.to_owned(), BASE64.encode(&secret));
-        fs::write(dir.join("zone"), zone_file())?;
-        fs::write(dir.join("knot.conf"), config(&dir, addr, &key))?;
-        let log = File::create(dir.join("log"))?;
+        fs::write(dir.join("zone"), zone_text)?;
+        fs::write(dir.join("knot.conf"), config(dir, addr, apex, key))?;
+        let log = dir.join("log");
+        let out = File::create(&log)?;
         let child = Command::new("knotd")
             .arg("-c")
             .arg(dir.join("knot.conf"))
             .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
+            .stdout(out.try_clone()?)
+            .stderr(out)
             .spawn()
             .context("spawning knotd (apt-get install knot)")?;
-        let knot = Self { _child: Guard(child), addr, key };
-        wait_for_soa(addr)
-            .with_context(|| format!("knotd log:\n{}", fs::read_to_string(dir.join("log")).unwrap_or_default()))?;
+        let knot = Self { _child: Guard(child), addr, key: key.clone(), log };
+        wait_for_soa(addr, apex).with_context(|| format!("knotd log:\n{}", knot.log()))?;
         Ok(knot)
     }
 
-    /// Its DNS address.
-    pub(crate) fn addr(&self) -> SocketAddr {
+    /// Its DNS address (UDP and TCP).
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The TSIG key that may UPDATE [`ZONE`]: `(name, base64 secret)`, hmac-sha256.
-    pub(crate) fn key(&self) -> &(String, String) {
+    /// The TSIG key that may UPDATE the zone: `(name, base64 secret)`.
+    pub fn key(&self) -> &(String, String) {
         &self.key
+    }
+
+    /// What knotd has logged so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
-fn zone_file() -> String {
-    format!(
-        "$ORIGIN {ZONE}.\n$TTL 60\n\
-         @ SOA ns1 hostmaster 1 3600 600 604800 60\n\
-         @ NS ns1\n\
-         ns1 A 127.0.0.1\n"
-    )
-}
-
-fn config(dir: &Path, addr: SocketAddr, key: &(String, String)) -> String {
+fn config(dir: &Path, addr: SocketAddr, apex: &str, key: &(String, String)) -> String {
     let dir = dir.display();
     format!(
         "server:\n    rundir: \"{dir}\"\n    listen: {ip}@{port}\n    udp-workers: 2\n    tcp-workers: 1\n    background-workers: 1\n\
          database:\n    storage: \"{dir}\"\n\
-         log:\n  - target: stderr\n    any: error\n\
+         log:\n  - target: stderr\n    any: info\n\
          key:\n  - id: {name}\n    algorithm: hmac-sha256\n    secret: {secret}\n\
-         acl:\n  - id: lego_update\n    key: {name}\n    action: update\n\
-         zone:\n  - domain: {ZONE}\n    file: \"{dir}/zone\"\n    acl: lego_update\n    zonefile-sync: -1\n",
+         acl:\n  - id: update\n    key: {name}\n    action: update\n\
+         zone:\n  - domain: {apex}\n    file: \"{dir}/zone\"\n    acl: update\n    zonefile-sync: -1\n",
         ip = addr.ip(),
         port = addr.port(),
         name = key.0,
@@ -104,24 +99,25 @@ fn config(dir: &Path, addr: SocketAddr, key: &(String, String)) -> String {
     )
 }
 
-/// Waits until `addr` answers [`ZONE`] SOA with NOERROR and the record.
-fn wait_for_soa(addr: SocketAddr) -> Result<()> {
+/// Waits until `addr` answers `apex` SOA with NOERROR and the record.
+fn wait_for_soa(addr: SocketAddr, apex: &str) -> Result<()> {
     let deadline = Instant::now() + READY_DEADLINE;
     loop {
-        if let Ok(msg) = dns::ask(addr, ZONE, RecordType::SOA) {
+        if let Ok(msg) = dns::ask(addr, apex, RecordType::SOA) {
             let summary = Summary::of(&msg);
             if summary.rcode == rcode::NOERROR && !summary.answer.is_empty() {
                 return Ok(());
             }
         }
-        ensure!(Instant::now() < deadline, "{addr} does not answer {ZONE} SOA");
+        ensure!(Instant::now() < deadline, "{addr} does not answer {apex} SOA");
         thread::sleep(Duration::from_millis(100));
     }
 }
 
 /// Pebble on loopback with a throwaway TLS certificate, resolving through
 /// a DNS server of the caller's.
-pub(crate) struct Pebble {
+#[derive(Debug)]
+pub struct Pebble {
     _child: Guard,
     directory: String,
     cert: PathBuf,
@@ -130,7 +126,7 @@ pub(crate) struct Pebble {
 impl Pebble {
     /// Starts Pebble in `dir`, asking `dns` for dns-01 records: no
     /// validation sleep (`PEBBLE_VA_NOSLEEP`), no rejected nonces.
-    pub(crate) fn start(dir: &Path, dns: SocketAddr) -> Result<Self> {
+    pub fn start(dir: &Path, dns: SocketAddr) -> Result<Self> {
         let dir = dir.join("pebble");
         fs::create_dir_all(&dir)?;
         let (cert, key) = (dir.join("pebble.crt"), dir.join("pebble.key"));
@@ -183,12 +179,12 @@ impl Pebble {
     }
 
     /// The ACME directory URL.
-    pub(crate) fn directory(&self) -> &str {
+    pub fn directory(&self) -> &str {
         &self.directory
     }
 
     /// Pebble's TLS certificate, for `LEGO_CA_CERTIFICATES`.
-    pub(crate) fn cert(&self) -> &Path {
+    pub fn cert(&self) -> &Path {
         &self.cert
     }
 }
