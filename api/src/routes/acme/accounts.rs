@@ -35,8 +35,15 @@ fn create(ctx: &Ctx, post: Post) -> Result<Reply, Failure> {
     let acme = ctx.edge.acme();
     let eab = match &body.external_account_binding {
         Some(binding) => {
-            let lookup = |kid: &str| acme.eab_key(kid).ok().flatten().map(|k| k.hmac_key);
-            Some(VerifiedEab { key_id: verify_eab(binding, &ctx.url, &post.req.key, lookup)?.key_id })
+            // A store error during the lookup is the server's fault
+            // (serverInternal), not an unknown key (unauthorized).
+            let mut failed = None;
+            let lookup = |kid: &str| acme.eab_key(kid).map_err(|e| failed = Some(e)).ok().flatten().map(|k| k.hmac_key);
+            let verified = verify_eab(binding, &ctx.url, &post.req.key, lookup);
+            if let Some(error) = failed {
+                return Err(error.into());
+            }
+            Some(VerifiedEab { key_id: verified?.key_id })
         }
         None => None,
     };
