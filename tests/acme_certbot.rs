@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use nameplate_tests::Server;
-use nameplate_tests::api::{eab_key, https_client, start_with_team_https, tsig_key};
+use nameplate_tests::api::{eab_key, https_client, served_root, start_with_team_https, tsig_key};
 use nameplate_tests::server::run;
 use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, openssl};
 
@@ -98,8 +98,7 @@ fn certbot_issues_renews_and_revokes_with_eab_and_dns01_over_rfc2136() {
         "*.hr.prod.apps.company.com",
     ];
     certbot.run(&server, "certonly", &issue);
-    let root = dir.path().join("root.pem");
-    fs::write(&root, admin.get("/ca/root.pem").expect("root").text().expect("PEM")).expect("root file");
+    let root = served_root(&admin, dir.path());
     assert_chain_verifies(&root, &certbot.live("chain.pem"), &certbot.live("cert.pem"));
     let first = serial(&certbot.live("cert.pem"));
 

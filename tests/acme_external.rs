@@ -22,9 +22,9 @@ use std::process::Command;
 
 use hickory_proto::rr::RecordType;
 use nameplate_tests::acme_peers::Knot;
-use nameplate_tests::api::{Api, eab_key, mint, start_with_team};
+use nameplate_tests::api::{Api, eab_key, mint, served_root, start_with_team_https};
 use nameplate_tests::server::{CmdOutput, run};
-use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego_rfc2136};
+use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego, lego_rfc2136, lego_with_nameplate};
 use nameplate_tests::{Server, dns};
 use serde_json::json;
 
@@ -63,7 +63,7 @@ fn knot(dir: &Path, filler: bool) -> Knot {
 /// `ns1.hr.apps.company.com` = 127.0.0.1 through the API.
 fn setup(dir: &Path, knot: SocketAddr) -> (Server, Api) {
     let config = format!("[acme]\npre_authorize = false\nexternal_dns_port = {}\n", knot.port());
-    let (server, admin) = start_with_team(dir, &config, "hr");
+    let (server, admin) = start_with_team_https(dir, &config, "hr");
     let owner = admin.with_token(&mint(&admin, "hr", "owner"));
     let zone = json!({"name": ZONE, "team": "hr", "kind": "external",
         "nameservers": [{"name": format!("ns1.{ZONE}"), "addresses": ["127.0.0.1"]}]});
@@ -74,23 +74,15 @@ fn setup(dir: &Path, knot: SocketAddr) -> (Server, Api) {
 /// The lego command's common part: nameplate's directory and a fresh EAB
 /// key of hr's (single use, so each account gets its own).
 fn with_acme(mut cmd: Command, server: &Server, admin: &Api) -> Command {
-    let directory = format!("http://{}/acme/directory", server.http_addr());
-    let eab = eab_key(admin, "hr");
-    cmd.args(["--server", &directory])
-        // `=`: a base64url value may start with '-', which would read as a flag.
-        .args(["--eab", &format!("--kid={}", eab.0), &format!("--hmac={}", eab.1)])
-        .args(["-d", NAME, "run"]);
+    lego_with_nameplate(&mut cmd, server, &eab_key(admin, "hr")).args(["-d", NAME, "run"]);
     cmd
 }
 
 /// `lego` with its `exec` DNS provider: it runs `program present FQDN
 /// VALUE` (and `cleanup ...`), then asks the CA to validate.
 fn lego_exec(path: &Path, resolver: SocketAddr, program: &Path) -> Command {
-    let mut cmd = Command::new("lego");
-    cmd.args(["--email", "ci@hr.example", "--accept-tos"])
-        .arg("--path")
-        .arg(path)
-        .args(["--dns", "exec", "--dns.disable-cp", "--dns.resolvers", &resolver.to_string()])
+    let mut cmd = lego(path);
+    cmd.args(["--dns", "exec", "--dns.disable-cp", "--dns.resolvers", &resolver.to_string()])
         .env("EXEC_PATH", program)
         .env("LEGO_DISABLE_CNAME_SUPPORT", "true");
     cmd
@@ -113,7 +105,7 @@ fn nsupdate_script(dir: &Path, knot: SocketAddr) -> PathBuf {
     path
 }
 
-fn lego(cmd: &mut Command) -> CmdOutput {
+fn run_lego(cmd: &mut Command) -> CmdOutput {
     run(cmd, CLIENT_DEADLINE).expect("lego runs (apt-get install lego)")
 }
 
@@ -122,8 +114,7 @@ fn lego(cmd: &mut Command) -> CmdOutput {
 /// UPDATE (the record went to Knot only).
 fn check_issued(dir: &Path, lego_dir: &Path, admin: &Api) {
     let certs = lego_dir.join("certificates");
-    let root = dir.join("root.pem");
-    fs::write(&root, admin.get("/ca/root.pem").expect("root").text().expect("PEM")).expect("root file");
+    let root = served_root(admin, dir);
     assert_chain_verifies(&root, &certs.join(format!("{NAME}.issuer.crt")), &certs.join(format!("{NAME}.crt")));
     let audit = admin.get("/api/v1/audit?team=hr").expect("audit").body.to_string();
     assert!(!audit.contains("dns.update"), "nameplate took no UPDATE: {audit}");
@@ -136,7 +127,7 @@ fn lego_gets_a_certificate_through_dns01_answered_by_the_teams_knot() {
     let (server, admin) = setup(dir.path(), knot.addr());
     let lego_dir = dir.path().join("lego");
     let cmd = lego_rfc2136(&lego_dir, knot.addr(), &(KEY.to_owned(), SECRET.to_owned()));
-    let out = lego(&mut with_acme(cmd, &server, &admin));
+    let out = run_lego(&mut with_acme(cmd, &server, &admin));
     assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}\nknot:\n{}", out.text(), server.log_tail(), knot.log());
     check_issued(dir.path(), &lego_dir, &admin);
     assert!(knot.log().contains("DDNS, processing"), "Knot took lego's UPDATE:\n{}", knot.log());
@@ -151,7 +142,7 @@ fn a_truncated_udp_answer_is_asked_again_over_tcp() {
     assert!(udp.metadata.truncation && udp.answers.is_empty(), "Knot truncates the TXT answer over UDP: {udp:?}");
     let lego_dir = dir.path().join("lego");
     let cmd = lego_exec(&lego_dir, server.addr(), &nsupdate_script(dir.path(), knot.addr()));
-    let out = lego(&mut with_acme(cmd, &server, &admin));
+    let out = run_lego(&mut with_acme(cmd, &server, &admin));
     assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}\nknot:\n{}", out.text(), server.log_tail(), knot.log());
     check_issued(dir.path(), &lego_dir, &admin);
 }
@@ -161,7 +152,7 @@ fn a_truncated_udp_answer_is_asked_again_over_tcp() {
 fn order_fails(dir: &Path, server: &Server, admin: &Api, problem: &str) -> String {
     let lego_dir = dir.join(format!("lego-{problem}"));
     let nothing = lego_exec(&lego_dir, server.addr(), Path::new("/bin/true"));
-    let out = lego(&mut with_acme(nothing, server, admin));
+    let out = run_lego(&mut with_acme(nothing, server, admin));
     let text = out.text();
     assert!(!out.ok(), "lego succeeded without a record:\n{text}");
     assert!(text.contains(&format!("urn:ietf:params:acme:error:{problem}")), "not {problem}:\n{text}");

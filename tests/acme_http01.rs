@@ -11,14 +11,12 @@
 //! the CA refuses to fetch from loopback addresses (it must not probe its
 //! own host), so a record of 127.0.0.1 fails by design.
 
-use std::fs;
 use std::net::{IpAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use nameplate_tests::api::{Api, eab_key, start_with_team};
+use nameplate_tests::api::{Api, eab_key, served_root, start_with_team_https};
 use nameplate_tests::server::{CmdOutput, run};
-use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies};
+use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego, lego_with_nameplate};
 use nameplate_tests::{Server, free_port};
 use serde_json::json;
 
@@ -41,7 +39,7 @@ fn host_address() -> IpAddr {
 /// `http01_port`; `NAME` has an A record of `address`.
 fn setup(dir: &Path, http01_port: u16, address: IpAddr) -> (Server, Api) {
     let config = format!("[acme]\npre_authorize = false\nhttp01_port = {http01_port}\n");
-    let (server, admin) = start_with_team(dir, &config, "hr");
+    let (server, admin) = start_with_team_https(dir, &config, "hr");
     let records = json!({"rrsets": [{"name": NAME, "type": "A", "ttl": 60, "changetype": "REPLACE",
         "records": [{"content": address.to_string()}]}]});
     admin.patch(RRSETS, &records).expect("publish the A record").expect_status(204).expect("204");
@@ -51,15 +49,8 @@ fn setup(dir: &Path, http01_port: u16, address: IpAddr) -> (Server, Api) {
 /// `lego --http --http.port :PORT` for `names` against nameplate's
 /// directory, with a fresh EAB key of hr's, state in `path`.
 fn lego_http(path: &Path, server: &Server, admin: &Api, port: u16, names: &[&str]) -> CmdOutput {
-    let directory = format!("http://{}/acme/directory", server.http_addr());
-    let eab = eab_key(admin, "hr");
-    let mut cmd = Command::new("lego");
-    cmd.args(["--email", "ci@hr.example", "--accept-tos", "--server", &directory])
-        .arg("--path")
-        .arg(path)
-        // `=`: a base64url value may start with '-', which would read as a flag.
-        .args(["--eab", &format!("--kid={}", eab.0), &format!("--hmac={}", eab.1)])
-        .args(["--http", "--http.port", &format!(":{port}")]);
+    let mut cmd = lego(path);
+    lego_with_nameplate(&mut cmd, server, &eab_key(admin, "hr")).args(["--http", "--http.port", &format!(":{port}")]);
     for name in names {
         cmd.args(["-d", name]);
     }
@@ -79,8 +70,7 @@ fn lego_gets_a_certificate_through_http01_from_the_address_in_the_zone() {
     let lego_dir = dir.path().join("lego");
     let out = lego_http(&lego_dir, &server, &admin, port, &[NAME]);
     assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}", out.text(), server.log_tail());
-    let root = dir.path().join("root.pem");
-    fs::write(&root, admin.get("/ca/root.pem").expect("root").text().expect("PEM")).expect("root file");
+    let root = served_root(&admin, dir.path());
     let issuer = lego_dir.join("certificates").join(format!("{NAME}.issuer.crt"));
     assert_chain_verifies(&root, &issuer, &certificate(&lego_dir, NAME));
 }

@@ -7,13 +7,12 @@
 //! Every chain verifies with `openssl verify` against `/ca/root.pem`, and
 //! the intermediate carries its name constraints.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use nameplate_tests::Server;
-use nameplate_tests::api::{Api, eab_key, start_with_team_https, tsig_key};
+use nameplate_tests::api::{Api, eab_key, served_root, start_with_team_https, tsig_key};
 use nameplate_tests::server::run;
-use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego_rfc2136, openssl};
+use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego_rfc2136, lego_with_nameplate, openssl};
 
 const NAME: &str = "timesheet.hr.prod.apps.company.com";
 const WILDCARD: &str = "*.hr.prod.apps.company.com";
@@ -36,14 +35,8 @@ fn setup(dir: &Path, extra_config: &str) -> Setup {
 /// `lego run` for both names against nameplate's directory; returns the
 /// certificate files' directory, panicking with lego's output on failure.
 fn lego(dir: &Path, setup: &Setup) -> PathBuf {
-    let directory = format!("{}/acme/directory", setup.server.base_url());
     let mut cmd = lego_rfc2136(&dir.join("lego"), setup.server.addr(), &setup.tsig);
-    // Over TLS to nameplate's own listener, trusting only its root.
-    cmd.env("LEGO_CA_CERTIFICATES", setup.server.root_pem());
-    cmd.args(["--server", &directory])
-        // `=`: a base64url value may start with '-', which would read as a flag.
-        .args(["--eab", &format!("--kid={}", setup.eab.0), &format!("--hmac={}", setup.eab.1)])
-        .args(["-d", NAME, "-d", WILDCARD, "run"]);
+    lego_with_nameplate(&mut cmd, &setup.server, &setup.eab).args(["-d", NAME, "-d", WILDCARD, "run"]);
     let out = run(&mut cmd, CLIENT_DEADLINE).expect("lego runs (apt-get install lego)");
     assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}", out.text(), setup.server.log_tail());
     dir.join("lego/certificates")
@@ -52,8 +45,7 @@ fn lego(dir: &Path, setup: &Setup) -> PathBuf {
 /// The issued chain verifies against the root served at `/ca/root.pem`,
 /// names both identifiers, and its intermediate is name-constrained.
 fn check_certificate(dir: &Path, certs: &Path, setup: &Setup) {
-    let root = dir.join("root.pem");
-    fs::write(&root, setup.admin.get("/ca/root.pem").expect("root").text().expect("PEM")).expect("root file");
+    let root = served_root(&setup.admin, dir);
     let leaf = certs.join(format!("{NAME}.crt"));
     let issuer = certs.join(format!("{NAME}.issuer.crt"));
     assert_chain_verifies(&root, &issuer, &leaf);

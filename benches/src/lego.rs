@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use nameplate_tests::acme_peers::{Knot, Pebble};
 use nameplate_tests::server::CmdOutput;
-use nameplate_tests::tools::lego_rfc2136;
+use nameplate_tests::tools::{lego_rfc2136, lego_with_nameplate};
 use rand::RngCore;
 
 use crate::setup::{TEAM, Target, ZONE, non_empty};
@@ -40,10 +40,7 @@ impl Arm {
             Self::Nameplate { target, tsig, .. } => {
                 let (kid, hmac) = target.eab()?;
                 let mut cmd = lego_rfc2136(path, target.server().addr(), tsig);
-                cmd.args(["--server", &target.directory()])
-                    .env("LEGO_CA_CERTIFICATES", target.server().root_pem())
-                    // `=`: a base64url value may start with '-', which would read as a flag.
-                    .args(["--eab", &format!("--kid={kid}"), &format!("--hmac={hmac}")]);
+                lego_with_nameplate(&mut cmd, target.server(), &(kid, hmac));
                 cmd
             }
             Self::Pebble { pebble, knot } => {

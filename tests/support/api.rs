@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -181,6 +181,14 @@ pub fn start(data: &Path) -> (crate::Server, Api) {
     let server = crate::Server::start(data, PLATFORM_ORIGIN).expect("start nameplate");
     let api = Api::connect(server.http_addr()).expect("nameplate's API is up");
     (server, api)
+}
+
+/// Writes the root `api`'s server serves at `/ca/root.pem` to
+/// `<dir>/root.pem` and returns that path, for `openssl verify`.
+pub fn served_root(api: &Api, dir: &Path) -> PathBuf {
+    let path = dir.join("root.pem");
+    fs::write(&path, api.get("/ca/root.pem").expect("GET /ca/root.pem").text().expect("PEM")).expect("root file");
+    path
 }
 
 /// A blocking HTTP client that trusts only the CA root at `root` (PEM),

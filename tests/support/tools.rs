@@ -13,7 +13,7 @@ use hickory_proto::serialize::txt::Parser;
 
 use crate::dns::{rr_text, type_name};
 use crate::paths::shared_dir;
-use crate::server::{CmdOutput, run, run_with_input};
+use crate::server::{CmdOutput, Server, run, run_with_input};
 
 /// How long `dig`, `kdig`, openssl, nsupdate or the generator may run.
 const TOOL_DEADLINE: Duration = Duration::from_secs(60);
@@ -56,18 +56,32 @@ pub fn assert_chain_verifies(root: &Path, chain: &Path, leaf: &Path) {
     assert!(out.ok() && out.stdout.contains(": OK"), "{} does not verify: {}", leaf.display(), out.text());
 }
 
-/// A `lego` command (Debian's lego) keeping its state in `path`, whose
-/// dns-01 records go to nameplate's DNS at `dns` through lego's `rfc2136`
-/// provider with the TSIG key `key` = (name, secret), hmac-sha256. The
-/// caller adds `--server`, any EAB flags, the names and `run`.
-/// Propagation checks are off: nameplate is the only nameserver.
+/// A `lego` command (Debian's lego) keeping its state in `path`, terms
+/// accepted; the caller adds the CA, a solver, the names and `run`.
+pub fn lego(path: &Path) -> Command {
+    let mut cmd = Command::new("lego");
+    cmd.args(["--email", "ci@hr.example", "--accept-tos"]).arg("--path").arg(path);
+    cmd
+}
+
+/// Points `cmd` ([`lego`]) at the ACME directory of `server` (started with
+/// [`Server::start_https`]) over TLS, trusting only its root, with the EAB
+/// key `eab` = (key id, HMAC key).
+pub fn lego_with_nameplate<'a>(cmd: &'a mut Command, server: &Server, eab: &(String, String)) -> &'a mut Command {
+    cmd.args(["--server", &format!("{}/acme/directory", server.base_url())])
+        .env("LEGO_CA_CERTIFICATES", server.root_pem())
+        // `=`: a base64url value may start with '-', which would read as a flag.
+        .args(["--eab", &format!("--kid={}", eab.0), &format!("--hmac={}", eab.1)])
+}
+
+/// A [`lego`] command whose dns-01 records go to the DNS server at `dns`
+/// through lego's `rfc2136` provider with the TSIG key `key` = (name,
+/// secret), hmac-sha256. Propagation checks are off: `dns` is the only
+/// nameserver.
 pub fn lego_rfc2136(path: &Path, dns: SocketAddr, key: &(String, String)) -> Command {
     let dns = dns.to_string();
-    let mut cmd = Command::new("lego");
-    cmd.args(["--email", "ci@hr.example", "--accept-tos"])
-        .arg("--path")
-        .arg(path)
-        .args(["--dns", "rfc2136", "--dns.resolvers", &dns, "--dns.disable-cp"])
+    let mut cmd = lego(path);
+    cmd.args(["--dns", "rfc2136", "--dns.resolvers", &dns, "--dns.disable-cp"])
         .env("RFC2136_NAMESERVER", &dns)
         .env("RFC2136_TSIG_KEY", &key.0)
         .env("RFC2136_TSIG_SECRET", &key.1)
