@@ -2,7 +2,8 @@
 //!
 //! [`Ca::open`] creates `<dir>/` (keys 0600, by [`Hierarchy::load_or_create`])
 //! and opens one sled database at `<dir>/db`, which holds the
-//! [`CertStore`] and which the ACME store shares ([`Ca::db`]).
+//! [`CertStore`] and which the ACME store shares, with its flushes
+//! ([`Ca::database`]).
 //!
 //! [`Ca::issue`] takes a [`policy::CertDecision`], a value only the policy
 //! crate makes, and turns it into the signing proof [`Approved`] here, after
@@ -12,8 +13,11 @@
 //! `accounturi`-bound properties refuse, and the name counts as
 //! pre-authorized by ownership) and an issuer whose name constraints cover
 //! every name. Then [`Ca::sign`], the signing path ACME uses too:
-//! `reserve_serial` (flushed) -> `issue` -> `record_issued` (flushed). The
-//! calls block; run them on a blocking thread.
+//! `reserve_serial` (flushed) -> `issue` -> `record_issued`, and a flush
+//! before the certificate is returned. ACME's finalization leaves that
+//! flush to its own commit of the valid order, on the same database, so
+//! that one fsync covers both. The calls block; run them on a blocking
+//! thread.
 //!
 //! CRLs: [`Ca::crl`] serves a cached DER CRL per region, regenerated when
 //! the region's revocations changed (through [`Ca::revoke`] or directly in
@@ -22,11 +26,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use policy::{CertDecision, CertKeyType};
-use zones::Name;
+use zones::{GroupFlush, Name};
 
 use crate::acme::authz::ValidationMethod;
 use crate::acme::caa::{CaaView, check_caa};
@@ -122,7 +126,7 @@ impl std::fmt::Debug for Issued {
 pub struct Ca {
     hierarchy: Hierarchy,
     store: CertStore,
-    db: sled::Db,
+    database: Arc<GroupFlush>,
     caa_identity: String,
     crls: Mutex<BTreeMap<String, CachedCrl>>,
 }
@@ -143,14 +147,16 @@ impl Ca {
         create_private_dir(dir)?;
         let db = zones::open_sled(&dir.join("db")).map_err(|e| IssueError::Open(Box::new(e)))?;
         let hierarchy = Hierarchy::load_or_create(dir, spec, now)?;
-        let store = CertStore::open(&db)?;
+        let database = GroupFlush::shared(&db);
+        let store = CertStore::open(&database)?;
         let caa_identity = caa_identity.to_owned();
-        Ok(Ca { hierarchy, store, db, caa_identity, crls: Mutex::new(BTreeMap::new()) })
+        Ok(Ca { hierarchy, store, database, caa_identity, crls: Mutex::new(BTreeMap::new()) })
     }
 
-    /// The database, for the ACME store to open its trees in.
-    pub fn db(&self) -> &sled::Db {
-        &self.db
+    /// The database and its shared flushes, for the ACME store to open its
+    /// trees in.
+    pub fn database(&self) -> &Arc<GroupFlush> {
+        &self.database
     }
 
     /// The root and the intermediates.
@@ -174,13 +180,16 @@ impl Ca {
         let (leaf_key, private_key_pem) = checked_key(decision, key)?;
         check_caa_all(caa, decision.names(), &self.caa_identity)?;
         let (cert, issuer) = self.sign(approve(decision), leaf_key, decision.team().as_str(), now)?;
+        self.store.flush()?;
         Ok(Issued { cert, private_key_pem, region: issuer.region().to_owned() })
     }
 
     /// The one signing path, for direct issuance and ACME alike: the issuer
     /// whose constraints cover every approved name, a serial reserved
-    /// (flushed) before signing, the certificate recorded (flushed) for
-    /// `team` before it is returned with its issuer.
+    /// (flushed) before signing, the certificate recorded for `team` and
+    /// returned with its issuer. The record is not yet durable: the caller
+    /// hands the certificate out only after a flush of [`Ca::database`]
+    /// that began after this call (ACME's commit of the valid order).
     pub fn sign(
         &self,
         approved: Approved,
@@ -363,6 +372,36 @@ mod tests {
         let (_, crl) = CertificateRevocationList::from_der(&after).unwrap();
         let serials: Vec<_> = crl.iter_revoked_certificates().map(|r| r.raw_serial().to_vec()).collect();
         assert_eq!(serials, vec![issued.cert.serial.clone()]);
+    }
+
+    /// Set in the child process of [`an_issued_certificate_survives_a_crash`]:
+    /// the CA directory it issues in before it aborts.
+    const CRASH_DIR: &str = "NAMEPLATE_TEST_CRASH_DIR";
+
+    /// `issue` returns only once the record is on disk: a child process
+    /// issues and aborts at once (no destructor runs, so sled flushes
+    /// nothing more), and the record is there when the CA is reopened.
+    #[test]
+    fn an_issued_certificate_survives_a_crash() {
+        let d = decision(&["web.hr.dev.apps.company.com"], &CertConfig::default());
+        if let Some(dir) = std::env::var_os(CRASH_DIR) {
+            let ca = Ca::open(Path::new(&dir), &spec(), "nameplate", SystemTime::now()).unwrap();
+            let issued = ca.issue(&d, KeyRequest::Generate(KeyType::P256), &ZoneSet::new(), SystemTime::now()).unwrap();
+            println!("serial={}", issued.cert.serial_hex);
+            std::process::abort();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "issuance::tests::an_issued_certificate_survives_a_crash", "--nocapture"])
+            .env(CRASH_DIR, dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        assert!(!child.status.success(), "the child aborts: {stdout}");
+        let serial = stdout.lines().find_map(|l| l.strip_prefix("serial=")).unwrap_or_else(|| panic!("{stdout}"));
+        let ca = Ca::open(dir.path(), &spec(), "nameplate", SystemTime::now()).unwrap();
+        let record = ca.store().get(serial).unwrap();
+        assert_eq!(record.map(|r| r.names), Some(d.names().to_vec()), "the acknowledged certificate is on disk");
     }
 
     #[test]

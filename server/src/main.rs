@@ -10,6 +10,11 @@ use clap::{Args, Parser, Subcommand};
 use nameplate::config::{Config, DEFAULT_TOML, LogFormat};
 use zones::Name;
 
+/// mimalloc: the server allocates from many threads at once (request
+/// handlers, sled's I/O pool), where glibc's arenas contend.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// nameplate: authoritative DNS, ACME CA and self-service API for a platform domain.
 #[derive(Parser, Debug)]
 #[command(version, about)]

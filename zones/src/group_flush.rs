@@ -10,8 +10,13 @@
 //! write is on disk. A failed flush fails every caller it covered and every
 //! later one: after an I/O error nothing more is acknowledged until the
 //! database is reopened.
+//!
+//! Every store on one database shares one `GroupFlush` (an
+//! `Arc<GroupFlush>`, from [`GroupFlush::shared`]), so that their writers
+//! share flushes too: each flush seals one of sled's I/O buffers and costs
+//! a write, a sync and the wake-ups around them, whoever asked for it.
 
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// One flush shared by the writers that wait for it at the same time.
 #[derive(Debug)]
@@ -36,6 +41,16 @@ impl GroupFlush {
     /// Flushes of `db`.
     pub fn new(db: &sled::Db) -> GroupFlush {
         GroupFlush { db: db.clone(), state: Mutex::default(), done: Condvar::new() }
+    }
+
+    /// Flushes of `db`, to be shared by every store that opens trees in it.
+    pub fn shared(db: &sled::Db) -> Arc<GroupFlush> {
+        Arc::new(GroupFlush::new(db))
+    }
+
+    /// The database these flushes make durable.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
     }
 
     /// Returns once everything this thread wrote to the database before the
@@ -83,7 +98,6 @@ impl GroupFlush {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::sync::Arc;
     use std::thread;
 
     use super::*;

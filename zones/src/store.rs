@@ -153,12 +153,12 @@ impl Store {
     /// written. Returns the journal entries of the zone changes, in order
     /// (deletions have none).
     ///
-    /// A transaction with zone operations is flushed under the writer lock,
-    /// so a snapshot is published only once it is durable. One with only
-    /// catalog writes and audit records is flushed after the lock is
-    /// released (it publishes nothing) through a [`GroupFlush`], so
-    /// concurrent ones share fsyncs; it still returns only once it is on
-    /// disk.
+    /// Both kinds flush through one [`GroupFlush`], so concurrent writers
+    /// share fsyncs. A transaction with zone operations is flushed under
+    /// the writer lock, so a snapshot is published only once it is
+    /// durable. One with only catalog writes and audit records is flushed
+    /// after the lock is released (it publishes nothing); it still returns
+    /// only once it is on disk.
     pub fn apply(&self, tx: Transaction, now: SystemTime) -> Result<Vec<JournalEntry>, Error> {
         let Transaction { zone_ops, catalog, audit } = tx;
         let touches_zones = !zone_ops.is_empty();
@@ -190,7 +190,7 @@ impl Store {
             }
             return Ok(stage.entries);
         }
-        let result = self.db.apply_batch(stage.batch).and_then(|()| self.db.flush());
+        let result = self.db.apply_batch(stage.batch).and_then(|()| self.flushes.flush());
         written(&mut writer, result)?;
         writer.next_audit_seq += u64::from(stage.audited);
         writer.metas = stage.metas;

@@ -78,9 +78,9 @@ impl AcmeEdge {
     pub fn open(ca: Arc<Ca>, mut config: AcmeConfig, base_url: &str) -> Result<Self, EdgeError> {
         let base_url = base_url.trim_end_matches('/').to_owned();
         config.account_url_prefix = format!("{base_url}/acme/acct/");
-        let store = AcmeStore::open(ca.db())?;
+        let store = AcmeStore::open(ca.database())?;
         let acme = Acme::new(store, config, Arc::new(ring::rand::SystemRandom::new()));
-        let chains = ca.db().open_tree(CHAINS_TREE)?;
+        let chains = ca.database().db().open_tree(CHAINS_TREE)?;
         Ok(Self { acme, ca, nonces: Nonces::default(), base_url, chains })
     }
 

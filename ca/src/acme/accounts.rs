@@ -210,7 +210,11 @@ pub(crate) mod tests {
 
     pub(crate) fn acme(db: &sled::Db) -> Acme {
         let config = AcmeConfig { account_url_prefix: "https://acme.test/acct/".into(), ..AcmeConfig::default() };
-        Acme::new(AcmeStore::open(db).unwrap(), config, Arc::new(ring::rand::SystemRandom::new()))
+        Acme::new(
+            AcmeStore::open(&zones::GroupFlush::shared(db)).unwrap(),
+            config,
+            Arc::new(ring::rand::SystemRandom::new()),
+        )
     }
 
     pub(crate) fn temp_db() -> sled::Db {

@@ -135,10 +135,12 @@ pub struct AcmeStore {
 }
 
 impl AcmeStore {
-    /// Opens (creating) the ACME trees in `db`.
-    pub fn open(db: &sled::Db) -> Result<Self, Error> {
+    /// Opens (creating) the ACME trees in the database of `flushes`,
+    /// sharing its flushes with the other stores there.
+    pub fn open(flushes: &Arc<zones::GroupFlush>) -> Result<Self, Error> {
+        let db = flushes.db();
         let trees = TREES.iter().map(|name| db.open_tree(name)).collect::<Result<_, _>>()?;
-        Ok(Self { flushes: Arc::new(zones::GroupFlush::new(db)), trees })
+        Ok(Self { flushes: Arc::clone(flushes), trees })
     }
 
     /// Applies `batch` atomically and flushes it to disk (with whatever
@@ -246,14 +248,14 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let db = sled::open(dir.path()).unwrap();
-            let store = AcmeStore::open(&db).unwrap();
+            let store = AcmeStore::open(&zones::GroupFlush::shared(&db)).unwrap();
             let mut batch = Batch::default();
             batch.account(&account("a1")).unwrap();
             batch.thumbprint("tp-a1", &AccountId("a1".into())).unwrap();
             store.commit(batch).unwrap();
         }
         let db = reopen(dir.path());
-        let store = AcmeStore::open(&db).unwrap();
+        let store = AcmeStore::open(&zones::GroupFlush::shared(&db)).unwrap();
         assert_eq!(store.account(&AccountId("a1".into())).unwrap(), Some(account("a1")));
         assert_eq!(store.account_by_thumbprint("tp-a1").unwrap(), Some(account("a1")));
         assert_eq!(store.account_by_thumbprint("tp-a2").unwrap(), None);
@@ -262,7 +264,7 @@ pub(crate) mod tests {
     #[test]
     fn removals_apply_in_the_same_batch() {
         let db = sled::Config::new().temporary(true).open().unwrap();
-        let store = AcmeStore::open(&db).unwrap();
+        let store = AcmeStore::open(&zones::GroupFlush::shared(&db)).unwrap();
         let mut batch = Batch::default();
         batch.account(&account("a1")).unwrap();
         batch.thumbprint("old", &AccountId("a1".into())).unwrap();

@@ -155,10 +155,12 @@ pub struct CertStore {
 }
 
 impl CertStore {
-    /// Opens the CA's trees.
-    pub fn open(db: &sled::Db) -> Result<CertStore, Error> {
+    /// Opens the CA's trees in the database of `flushes`, sharing its
+    /// flushes with the other stores there.
+    pub fn open(flushes: &Arc<zones::GroupFlush>) -> Result<CertStore, Error> {
+        let db = flushes.db();
         Ok(CertStore {
-            flushes: Arc::new(zones::GroupFlush::new(db)),
+            flushes: Arc::clone(flushes),
             serials: db.open_tree("ca.serials")?,
             certs: db.open_tree("ca.certs")?,
             revoked: db.open_tree("ca.revoked")?,
@@ -199,7 +201,10 @@ impl CertStore {
         Ok(self.serials.contains_key(serial)?)
     }
 
-    /// Durably records an issued certificate.
+    /// Records an issued certificate, without waiting for the disk: it is
+    /// durable once [`CertStore::flush`] (or any flush of the same database
+    /// that began after this call) returns, and must not be handed out
+    /// before.
     pub fn record_issued(&self, cert: &IssuedCert, meta: CertMeta) -> Result<(), Error> {
         let record = CertRecord {
             serial: cert.serial_hex.clone(),
@@ -211,8 +216,13 @@ impl CertStore {
             revoked: None,
         };
         self.certs.insert(&cert.serial, encode(&record)?)?;
-        self.flushes.flush()?;
         Ok(())
+    }
+
+    /// Returns once everything written to the database before the call
+    /// is on disk (shared with concurrent callers).
+    pub fn flush(&self) -> Result<(), Error> {
+        Ok(self.flushes.flush()?)
     }
 
     /// The stored record of a serial (hex), with its revocation if any.
@@ -337,7 +347,7 @@ mod tests {
     #[test]
     fn serials_are_unique_positive_16_octets() {
         let dir = tempfile::tempdir().unwrap();
-        let store = CertStore::open(&sled::open(dir.path()).unwrap()).unwrap();
+        let store = CertStore::open(&zones::GroupFlush::shared(&sled::open(dir.path()).unwrap())).unwrap();
         let mut seen = HashSet::new();
         for _ in 0..200 {
             let serial = store.reserve_serial().unwrap();
@@ -350,7 +360,7 @@ mod tests {
     #[test]
     fn batch_reservation_is_distinct_and_recorded() {
         let dir = tempfile::tempdir().unwrap();
-        let store = CertStore::open(&sled::open(dir.path()).unwrap()).unwrap();
+        let store = CertStore::open(&zones::GroupFlush::shared(&sled::open(dir.path()).unwrap())).unwrap();
         let batch = store.reserve_serials(50).unwrap();
         let distinct: HashSet<_> = batch.iter().map(ReservedSerial::hex).collect();
         assert_eq!(distinct.len(), 50);
@@ -360,7 +370,7 @@ mod tests {
     #[test]
     fn serials_come_from_a_recorded_batch_shared_by_clones() {
         let dir = tempfile::tempdir().unwrap();
-        let store = CertStore::open(&sled::open(dir.path()).unwrap()).unwrap();
+        let store = CertStore::open(&zones::GroupFlush::shared(&sled::open(dir.path()).unwrap())).unwrap();
         let first = store.reserve_serial().unwrap();
         assert!(store.is_reserved(first.bytes()).unwrap(), "recorded before it is handed out");
         assert_eq!(store.serials.len(), SERIAL_BATCH, "one batch, reserved together");
@@ -378,10 +388,10 @@ mod tests {
     fn reserved_serial_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let hex = {
-            let store = CertStore::open(&sled::open(dir.path()).unwrap()).unwrap();
+            let store = CertStore::open(&zones::GroupFlush::shared(&sled::open(dir.path()).unwrap())).unwrap();
             store.reserve_serial().unwrap().hex()
         };
-        let store = CertStore::open(&reopen(dir.path())).unwrap();
+        let store = CertStore::open(&zones::GroupFlush::shared(&reopen(dir.path()))).unwrap();
         assert!(store.is_reserved(&HEXLOWER.decode(hex.as_bytes()).unwrap()).unwrap());
         assert!(!store.is_reserved(&[0x41; 16]).unwrap());
     }
@@ -389,7 +399,7 @@ mod tests {
     #[test]
     fn record_get_revoke_twice() {
         let dir = tempfile::tempdir().unwrap();
-        let store = CertStore::open(&sled::open(dir.path()).unwrap()).unwrap();
+        let store = CertStore::open(&zones::GroupFlush::shared(&sled::open(dir.path()).unwrap())).unwrap();
         let serial = store.reserve_serial().unwrap();
         store.record_issued(&issued(&serial), meta("eu")).unwrap();
         let record = store.get(&serial.hex()).unwrap().unwrap();
@@ -408,7 +418,7 @@ mod tests {
     #[test]
     fn unknown_serial_cannot_be_revoked() {
         let dir = tempfile::tempdir().unwrap();
-        let store = CertStore::open(&sled::open(dir.path()).unwrap()).unwrap();
+        let store = CertStore::open(&zones::GroupFlush::shared(&sled::open(dir.path()).unwrap())).unwrap();
         let err = store.revoke("abcd", RevocationReason::Unspecified, UNIX_EPOCH).unwrap_err();
         assert!(matches!(err, Error::UnknownSerial(_)));
         assert!(store.get("not hex").unwrap().is_none());
@@ -418,12 +428,12 @@ mod tests {
     fn crl_numbers_count_per_region_and_persist() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = CertStore::open(&sled::open(dir.path()).unwrap()).unwrap();
+            let store = CertStore::open(&zones::GroupFlush::shared(&sled::open(dir.path()).unwrap())).unwrap();
             assert_eq!(store.next_crl_number("eu").unwrap(), 1);
             assert_eq!(store.next_crl_number("eu").unwrap(), 2);
             assert_eq!(store.next_crl_number("default").unwrap(), 1);
         }
-        let store = CertStore::open(&reopen(dir.path())).unwrap();
+        let store = CertStore::open(&zones::GroupFlush::shared(&reopen(dir.path()))).unwrap();
         assert_eq!(store.next_crl_number("eu").unwrap(), 3);
     }
 

@@ -51,7 +51,7 @@ pub(crate) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let hierarchy = Hierarchy::load_or_create(&dir.path().join("ca"), &spec(), SystemTime::now()).unwrap();
     let db = sled::open(dir.path().join("db")).unwrap();
-    let store = CertStore::open(&db).unwrap();
+    let store = CertStore::open(&zones::GroupFlush::shared(&db)).unwrap();
     Fixture { dir, hierarchy, store }
 }
 

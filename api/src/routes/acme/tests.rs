@@ -60,20 +60,24 @@ pub(super) async fn setup_with_policy(config: AcmeConfig, extra: &str, policy_co
     publish(&f, extra, clock.now());
     let (_, hr) = f.team_with_token("hr", "owner").await;
     let _ = f.team_with_token("ops", "owner").await;
-    let spec = HierarchySpec {
+    let ca = Arc::new(Ca::open(&f.dir.path().join("ca"), &spec(), "nameplate", clock.now()).unwrap());
+    let edge = Arc::new(AcmeEdge::open(ca.clone(), config, BASE).unwrap());
+    let policy = policy::Policy::new(&policy_config, policy::RiskGate::default()).unwrap();
+    let config = Config::new(policy).with_ca(ca).with_acme(edge.clone());
+    f.state = AppState::with_clock(f.store.clone(), clock.clone(), config);
+    Acme { f, hr, clock, edge }
+}
+
+/// The CA's hierarchy: one region, the platform zone.
+fn spec() -> HierarchySpec {
+    HierarchySpec {
         ca_name: "nameplate".into(),
         regions: vec![RegionSpec { name: "default".into(), permitted: vec!["apps.company.com".into()] }],
         root: None,
         crl_base_url: BASE.into(),
         max_lifetime: Duration::from_secs(7 * 24 * 3600),
         service_names: Vec::new(),
-    };
-    let ca = Arc::new(Ca::open(&f.dir.path().join("ca"), &spec, "nameplate", clock.now()).unwrap());
-    let edge = Arc::new(AcmeEdge::open(ca.clone(), config, BASE).unwrap());
-    let policy = policy::Policy::new(&policy_config, policy::RiskGate::default()).unwrap();
-    let config = Config::new(policy).with_ca(ca).with_acme(edge.clone());
-    f.state = AppState::with_clock(f.store.clone(), clock.clone(), config);
-    Acme { f, hr, clock, edge }
+    }
 }
 
 /// Replaces the platform zone with its base records plus `extra`.
@@ -176,7 +180,7 @@ impl Acme {
     }
 
     pub(super) fn count(&self, tree: &str) -> usize {
-        self.edge.ca().db().open_tree(tree).unwrap().len()
+        self.edge.ca().database().db().open_tree(tree).unwrap().len()
     }
 }
 
@@ -267,6 +271,44 @@ async fn pre_authorized_flow_issues_a_verifiable_chain_and_revokes() {
     let revoked = acme.post(&key, Some(&kid), "/acme/revoke-cert", Some(revoke.clone())).await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.json());
     acme.post(&key, Some(&kid), "/acme/revoke-cert", Some(revoke)).await.problem(400, "alreadyRevoked");
+}
+
+/// Set in the child process of [`a_finalized_certificate_survives_a_crash`].
+const CRASH_CHILD: &str = "NAMEPLATE_TEST_ACME_CRASH";
+
+/// finalize answers `valid` only once the certificate is on disk, both in
+/// the CA's store and in ACME's: a child process finalizes and aborts at
+/// once (no destructor runs, so sled flushes nothing more), and the
+/// reopened CA knows the serial and has its renewal information.
+#[tokio::test]
+async fn a_finalized_certificate_survives_a_crash() {
+    if std::env::var_os(CRASH_CHILD).is_some() {
+        let acme = setup(AcmeConfig::default(), "").await;
+        let (key, kid, order) = ready(&acme).await;
+        let der = csr(acme.f.dir.path(), P256, &[NAME]);
+        let done = acme.finalize(&key, &kid, &order, &der).await;
+        assert_eq!(done.json()["status"], "valid", "{}", done.json());
+        println!("dir={}", acme.f.dir.path().display());
+        println!("cert={}", done.json()["certificate"].as_str().unwrap());
+        std::process::abort();
+    }
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "routes::acme::tests::a_finalized_certificate_survives_a_crash", "--nocapture"])
+        .env(CRASH_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    assert!(!child.status.success(), "the child aborts: {stdout}");
+    let line = |prefix: &str| stdout.lines().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("{stdout}"));
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::rename(line("dir="), dir.path().join("child")).unwrap();
+    let ca = Ca::open(&dir.path().join("child/ca"), &spec(), "nameplate", SystemTime::now()).unwrap();
+    let serial_hex = line("cert=").rsplit('/').next().unwrap();
+    assert!(ca.store().get(serial_hex).unwrap().is_some(), "the CA's record of {serial_hex} is on disk");
+    let serial = data_encoding::HEXLOWER.decode(serial_hex.as_bytes()).unwrap();
+    let id = ca::acme::ari::CertId::new(ca.hierarchy().issuer("default").unwrap().key_id(), &serial).encode();
+    let edge = AcmeEdge::open(Arc::new(ca), AcmeConfig::default(), BASE).unwrap();
+    assert!(edge.acme().renewal_info(&id).is_ok(), "ACME's record of {serial_hex} is on disk");
 }
 
 async fn check_renewal_info(acme: &Acme, cert_url: &str) {
