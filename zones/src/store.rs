@@ -1,15 +1,15 @@
 //! Persistence in sled, and the published snapshots.
 //!
 //! Writers are serialized by one mutex. A write applies its change to the
-//! current zone in memory, writes every key it touches in one sled batch (so
-//! it is atomic), flushes sled (so it is durable), and only then publishes the
+//! current zone in memory, writes every key it touches as one
+//! [`WriteSet`] (so that a crash leaves all of it or none, see
+//! [`crate::redo`]), flushes sled (so it is durable), and only then publishes the
 //! new [`ZoneSet`] and returns: a change is acknowledged exactly when it is
 //! on disk. Readers load the published snapshot without locking.
 //!
 //! # Layout
 //!
-//! One sled tree (the default one), so that one batch covers records, meta
-//! and journal. Names in keys are lowercase, fully qualified presentation
+//! One sled tree (the default one) holds records, meta and journal. Names in keys are lowercase, fully qualified presentation
 //! text (`example.com.`), which never holds a NUL byte; values are encoded by
 //! the `codec` module, which documents their format.
 //!
@@ -23,15 +23,15 @@
 //!
 //! Every write is a [`Transaction`]: its operations are staged against a
 //! copy of the zones and metas, and only a fully staged transaction reaches
-//! sled, as one batch.
+//! sled, as one write set.
 //!
 //! A transaction with an audit note ([`Transaction::audit`]) also writes an
-//! [`AuditRecord`] with the next sequence number into the same batch. The
+//! [`AuditRecord`] with the next sequence number into the same write set. The
 //! audit log is never trimmed or deleted with a zone.
 //!
 //! The journal keeps the most recent entries per zone, 10 000 unless
 //! [`Store::set_journal_limit`] says otherwise; older ones are deleted in the
-//! batch that adds a new one. A zone's first entry (from [`Store::put_zone`]
+//! write set that adds a new one. A zone's first entry (from [`Store::put_zone`]
 //! on a new apex) has an empty `removed` list and `from_serial` equal to
 //! `to_serial`.
 //!
@@ -54,7 +54,7 @@ use hickory_proto::rr::{Name, Record, RecordType};
 use crate::change::{bump_serial, check_name, diff};
 use crate::codec::{self, Meta};
 use crate::transaction::ZoneOp;
-use crate::{AuditRecord, ChangeSet, Error, GroupFlush, JournalEntry, Transaction, Zone, ZoneSet};
+use crate::{AuditRecord, ChangeSet, Error, GroupFlush, JournalEntry, Redo, Transaction, WriteSet, Zone, ZoneSet};
 
 /// A catalog key and its value.
 pub type CatalogEntry = (Vec<u8>, Vec<u8>);
@@ -65,7 +65,9 @@ pub(crate) const DEFAULT_JOURNAL_LIMIT: u64 = 10_000;
 /// The durable zone store: zones and journal in sled, snapshots in memory.
 pub struct Store {
     db: sled::Db,
-    /// Flushes of catalog-only writes, shared by concurrent writers.
+    /// Crash-atomic application of each transaction's writes.
+    redo: Redo,
+    /// Flushes, shared by concurrent writers.
     flushes: GroupFlush,
     current: ArcSwap<ZoneSet>,
     writer: Mutex<Writer>,
@@ -92,11 +94,13 @@ impl Store {
         fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let lock = lock_dir(dir)?;
         let db = open_sled(dir)?;
+        let redo = Redo::open(&db)?;
         let (zones, metas) = load(&db)?;
         let next_audit_seq = last_audit_seq(&db)? + 1;
         let writer = Writer { metas, journal_limit: DEFAULT_JOURNAL_LIMIT, next_audit_seq, failed: false };
         Ok(Self {
             flushes: GroupFlush::new(&db),
+            redo,
             db,
             current: ArcSwap::from_pointee(zones),
             writer: Mutex::new(writer),
@@ -163,15 +167,15 @@ impl Store {
         let Transaction { zone_ops, catalog, audit } = tx;
         let touches_zones = !zone_ops.is_empty();
         let mut writer = self.lock_writer()?;
-        let mut stage = Stage::new(&self.current.load(), &writer);
+        let mut stage = Stage::new(&self.current.load(), &writer, &self.db);
         for op in zone_ops {
             stage.zone_op(op, now)?;
         }
         for (key, value) in catalog {
             stage.changed = true;
             match value {
-                Some(value) => stage.batch.insert(catalog_key(&key), value),
-                None => stage.batch.remove(catalog_key(&key)),
+                Some(value) => stage.insert(catalog_key(&key), value),
+                None => stage.remove(catalog_key(&key)),
             }
         }
         if !stage.changed {
@@ -181,7 +185,7 @@ impl Store {
             stage.audit(writer.next_audit_seq, note, now)?;
         }
         if !touches_zones {
-            written(&mut writer, self.db.apply_batch(stage.batch))?;
+            written(&mut writer, self.redo.apply(stage.batch))?;
             writer.next_audit_seq += u64::from(stage.audited);
             drop(writer);
             let flushed = self.flushes.flush();
@@ -190,7 +194,7 @@ impl Store {
             }
             return Ok(stage.entries);
         }
-        let result = self.db.apply_batch(stage.batch).and_then(|()| self.flushes.flush());
+        let result = self.redo.apply(stage.batch).and_then(|()| self.flushes.flush());
         written(&mut writer, result)?;
         writer.next_audit_seq += u64::from(stage.audited);
         writer.metas = stage.metas;
@@ -263,7 +267,8 @@ struct Stage {
     zones: ZoneSet,
     metas: HashMap<Name, Meta>,
     journal_limit: u64,
-    batch: sled::Batch,
+    tree: sled::Tree,
+    batch: WriteSet,
     entries: Vec<JournalEntry>,
     deleted: Vec<Name>,
     changed: bool,
@@ -271,12 +276,21 @@ struct Stage {
 }
 
 impl Stage {
-    fn new(zones: &ZoneSet, writer: &Writer) -> Self {
+    fn insert(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.batch.insert(&self.tree, key, value);
+    }
+
+    fn remove(&mut self, key: impl Into<Vec<u8>>) {
+        self.batch.remove(&self.tree, key);
+    }
+
+    fn new(zones: &ZoneSet, writer: &Writer, tree: &sled::Tree) -> Self {
         Self {
+            tree: tree.clone(),
             zones: zones.clone(),
             metas: writer.metas.clone(),
             journal_limit: writer.journal_limit,
-            batch: sled::Batch::default(),
+            batch: WriteSet::default(),
             entries: Vec::new(),
             deleted: Vec::new(),
             changed: false,
@@ -304,8 +318,8 @@ impl Stage {
         }
         for (owner, rtype) in touched_rrsets(&entry) {
             match next.rrset(&owner, rtype) {
-                Some(set) => self.batch.insert(rrset_key(&apex, &owner, rtype), codec::encode_rrset(set)?),
-                None => self.batch.remove(rrset_key(&apex, &owner, rtype)),
+                Some(set) => self.insert(rrset_key(&apex, &owner, rtype), codec::encode_rrset(set)?),
+                None => self.remove(rrset_key(&apex, &owner, rtype)),
             }
         }
         self.journal(entry)?;
@@ -325,7 +339,7 @@ impl Stage {
         let mut entry = full_diff(old.as_deref(), &zone);
         (entry.author, entry.reason, entry.at_unix) = (author.to_owned(), reason.to_owned(), unix(now));
         for set in zone.rrsets() {
-            self.batch.insert(rrset_key(&apex, set.name(), set.rtype()), codec::encode_rrset(set)?);
+            self.insert(rrset_key(&apex, set.name(), set.rtype()), codec::encode_rrset(set)?);
         }
         self.journal(entry)?;
         self.zones = self.zones.with_zone(Arc::new(zone));
@@ -338,9 +352,9 @@ impl Stage {
         self.remove_rrsets(&zone);
         let meta = self.metas.remove(apex).unwrap_or_default();
         for seq in meta.first_seq..meta.next_seq {
-            self.batch.remove(journal_key(apex, seq));
+            self.remove(journal_key(apex, seq));
         }
-        self.batch.remove(zone_key(apex));
+        self.remove(zone_key(apex));
         self.zones = self.zones.without_zone(apex);
         self.deleted.push(apex.clone());
         self.changed = true;
@@ -353,7 +367,7 @@ impl Stage {
         let changes = self.entries.iter().filter(|e| !e.removed.is_empty() || !e.added.is_empty()).cloned().collect();
         let at_unix_ms = now.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let record = AuditRecord { seq, at_unix_ms, note, changes, deleted_zones: self.deleted.clone() };
-        self.batch.insert(audit_key(seq), codec::encode_audit(&record)?);
+        self.insert(audit_key(seq), codec::encode_audit(&record)?);
         self.audited = true;
         Ok(())
     }
@@ -361,7 +375,7 @@ impl Stage {
     /// Removes the stored RRsets of `zone` (as it stands in this stage).
     fn remove_rrsets(&mut self, zone: &Zone) {
         for set in zone.rrsets() {
-            self.batch.remove(rrset_key(zone.apex(), set.name(), set.rtype()));
+            self.remove(rrset_key(zone.apex(), set.name(), set.rtype()));
         }
     }
 
@@ -370,15 +384,15 @@ impl Stage {
     fn journal(&mut self, entry: JournalEntry) -> Result<(), Error> {
         let apex = entry.zone.clone();
         let mut meta = self.metas.get(&apex).copied().unwrap_or_default();
-        self.batch.insert(journal_key(&apex, meta.next_seq), codec::encode_entry(&entry)?);
+        self.insert(journal_key(&apex, meta.next_seq), codec::encode_entry(&entry)?);
         meta.next_seq += 1;
         meta.serial = entry.to_serial;
         let first = meta.first_seq.max(meta.next_seq.saturating_sub(self.journal_limit));
         for seq in meta.first_seq..first {
-            self.batch.remove(journal_key(&apex, seq));
+            self.remove(journal_key(&apex, seq));
         }
         meta.first_seq = first;
-        self.batch.insert(zone_key(&apex), codec::encode_meta(&meta));
+        self.insert(zone_key(&apex), codec::encode_meta(&meta));
         self.metas.insert(apex, meta);
         self.entries.push(entry);
         self.changed = true;

@@ -1,6 +1,8 @@
 //! The durable ACME store in sled: its own trees, JSON values, every write
-//! one transaction over all trees, flushed before returning (durable before
-//! acknowledged).
+//! one [`zones::WriteSet`] over its trees (all or nothing after a crash),
+//! flushed before returning (durable before acknowledged). Writers of one
+//! object are serialized by `Acme`'s locks; a reader may see a write
+//! half applied.
 //!
 //! ```text
 //! acme.accounts       <account id>                  -> Account
@@ -21,8 +23,6 @@ use std::time::SystemTime;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::authz::StoredAuthz;
 use super::error::Error;
@@ -131,6 +131,8 @@ fn reuse_key(account: &AccountId, order_identifier: &str) -> Vec<u8> {
 pub struct AcmeStore {
     /// Flushes shared by concurrent commits (group commit).
     flushes: Arc<zones::GroupFlush>,
+    /// Crash-atomic application of each batch.
+    redo: Arc<zones::Redo>,
     trees: Vec<sled::Tree>,
 }
 
@@ -140,10 +142,11 @@ impl AcmeStore {
     pub fn open(flushes: &Arc<zones::GroupFlush>) -> Result<Self, Error> {
         let db = flushes.db();
         let trees = TREES.iter().map(|name| db.open_tree(name)).collect::<Result<_, _>>()?;
-        Ok(Self { flushes: Arc::clone(flushes), trees })
+        let redo = Arc::new(zones::Redo::open(db)?);
+        Ok(Self { flushes: Arc::clone(flushes), redo, trees })
     }
 
-    /// Applies `batch` atomically and flushes it to disk (with whatever
+    /// Applies `batch` (all or nothing) and flushes it to disk (with whatever
     /// else was written to the database before), sharing the flush with
     /// concurrent commits.
     pub(crate) fn commit(&self, batch: Batch) -> Result<(), Error> {
@@ -152,25 +155,19 @@ impl AcmeStore {
         Ok(())
     }
 
-    /// Applies `batch` atomically without waiting for the disk: the next
-    /// commit's flush covers it. For state that no response acknowledges.
+    /// Applies `batch` without waiting for the disk (a crash leaves all of
+    /// it or none, [`zones::Redo`]): the next commit's flush covers it. For
+    /// state that no response acknowledges.
     pub(crate) fn stage(&self, batch: Batch) -> Result<(), Error> {
-        let result: Result<(), TransactionError<()>> = self.trees.as_slice().transaction(|views| {
-            for (tree, key, value) in &batch.writes {
-                let view = &views[*tree as usize];
-                match value {
-                    Some(v) => view.insert(key.as_slice(), v.as_slice())?,
-                    None => view.remove(key.as_slice())?,
-                };
+        let mut set = zones::WriteSet::default();
+        for (tree, key, value) in batch.writes {
+            let tree = &self.trees[tree as usize];
+            match value {
+                Some(value) => set.insert(tree, key, value),
+                None => set.remove(tree, key),
             }
-            Ok::<(), ConflictableTransactionError<()>>(())
-        });
-        match result {
-            Ok(()) => {}
-            Err(TransactionError::Storage(e)) => return Err(e.into()),
-            Err(TransactionError::Abort(())) => return Err(Error::Store(sled::Error::ReportableBug("abort".into()))),
         }
-        Ok(())
+        Ok(self.redo.apply(set)?)
     }
 
     fn get<V: DeserializeOwned>(&self, tree: T, key: &[u8]) -> Result<Option<V>, Error> {
