@@ -3,7 +3,7 @@
 //! Writers are serialized by one mutex. A write applies its change to the
 //! current zone in memory, writes every key it touches as one
 //! [`WriteSet`] (so that a crash leaves all of it or none, see
-//! [`crate::redo`]), flushes sled (so it is durable), and only then publishes the
+//! [`crate::undo`]), flushes sled (so it is durable), and only then publishes the
 //! new [`ZoneSet`] and returns: a change is acknowledged exactly when it is
 //! on disk. Readers load the published snapshot without locking.
 //!
@@ -54,7 +54,7 @@ use hickory_proto::rr::{Name, Record, RecordType};
 use crate::change::{bump_serial, check_name, diff};
 use crate::codec::{self, Meta};
 use crate::transaction::ZoneOp;
-use crate::{AuditRecord, ChangeSet, Error, GroupFlush, JournalEntry, Redo, Transaction, WriteSet, Zone, ZoneSet};
+use crate::{AuditRecord, ChangeSet, Error, GroupFlush, JournalEntry, Transaction, Undo, WriteSet, Zone, ZoneSet};
 
 /// A catalog key and its value.
 pub type CatalogEntry = (Vec<u8>, Vec<u8>);
@@ -66,7 +66,7 @@ pub(crate) const DEFAULT_JOURNAL_LIMIT: u64 = 10_000;
 pub struct Store {
     db: sled::Db,
     /// Crash-atomic application of each transaction's writes.
-    redo: Redo,
+    undo: Undo,
     /// Flushes, shared by concurrent writers.
     flushes: GroupFlush,
     current: ArcSwap<ZoneSet>,
@@ -94,13 +94,13 @@ impl Store {
         fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let lock = lock_dir(dir)?;
         let db = open_sled(dir)?;
-        let redo = Redo::open(&db)?;
+        let undo = Undo::open(&db)?;
         let (zones, metas) = load(&db)?;
         let next_audit_seq = last_audit_seq(&db)? + 1;
         let writer = Writer { metas, journal_limit: DEFAULT_JOURNAL_LIMIT, next_audit_seq, failed: false };
         Ok(Self {
             flushes: GroupFlush::new(&db),
-            redo,
+            undo,
             db,
             current: ArcSwap::from_pointee(zones),
             writer: Mutex::new(writer),
@@ -185,7 +185,7 @@ impl Store {
             stage.audit(writer.next_audit_seq, note, now)?;
         }
         if !touches_zones {
-            written(&mut writer, self.redo.apply(stage.batch))?;
+            written(&mut writer, self.undo.apply(stage.batch))?;
             writer.next_audit_seq += u64::from(stage.audited);
             drop(writer);
             let flushed = self.flushes.flush();
@@ -194,7 +194,7 @@ impl Store {
             }
             return Ok(stage.entries);
         }
-        let result = self.redo.apply(stage.batch).and_then(|()| self.flushes.flush());
+        let result = self.undo.apply(stage.batch).and_then(|()| self.flushes.flush());
         written(&mut writer, result)?;
         writer.next_audit_seq += u64::from(stage.audited);
         writer.metas = stage.metas;
@@ -253,7 +253,8 @@ impl Store {
 }
 
 /// Passes on the result of a write, marking the store failed (every later
-/// write refused until it is reopened) when it is an error.
+/// write refused until it is reopened, which rolls back a write set left
+/// half applied, see [`Undo`]) when it is an error.
 fn written<T>(writer: &mut Writer, result: sled::Result<T>) -> Result<(), Error> {
     if result.is_err() {
         writer.failed = true;
@@ -261,8 +262,8 @@ fn written<T>(writer: &mut Writer, result: sled::Result<T>) -> Result<(), Error>
     result.map(drop).map_err(Error::from)
 }
 
-/// A transaction being staged: the zones and metas as they will be, the batch
-/// that makes them so, and the journal entries so far.
+/// A transaction being staged: the zones and metas as they will be, the
+/// write set that makes them so, and the journal entries so far.
 struct Stage {
     zones: ZoneSet,
     metas: HashMap<Name, Meta>,

@@ -132,7 +132,7 @@ pub struct AcmeStore {
     /// Flushes shared by concurrent commits (group commit).
     flushes: Arc<zones::GroupFlush>,
     /// Crash-atomic application of each batch.
-    redo: Arc<zones::Redo>,
+    undo: Arc<zones::Undo>,
     trees: Vec<sled::Tree>,
 }
 
@@ -142,8 +142,8 @@ impl AcmeStore {
     pub fn open(flushes: &Arc<zones::GroupFlush>) -> Result<Self, Error> {
         let db = flushes.db();
         let trees = TREES.iter().map(|name| db.open_tree(name)).collect::<Result<_, _>>()?;
-        let redo = Arc::new(zones::Redo::open(db)?);
-        Ok(Self { flushes: Arc::clone(flushes), redo, trees })
+        let undo = Arc::new(zones::Undo::open(db)?);
+        Ok(Self { flushes: Arc::clone(flushes), undo, trees })
     }
 
     /// Applies `batch` (all or nothing) and flushes it to disk (with whatever
@@ -156,7 +156,7 @@ impl AcmeStore {
     }
 
     /// Applies `batch` without waiting for the disk (a crash leaves all of
-    /// it or none, [`zones::Redo`]): the next commit's flush covers it. For
+    /// it or none, [`zones::Undo`]): the next commit's flush covers it. For
     /// state that no response acknowledges.
     pub(crate) fn stage(&self, batch: Batch) -> Result<(), Error> {
         let mut set = zones::WriteSet::default();
@@ -167,7 +167,7 @@ impl AcmeStore {
                 None => set.remove(tree, key),
             }
         }
-        Ok(self.redo.apply(set)?)
+        Ok(self.undo.apply(set)?)
     }
 
     fn get<V: DeserializeOwned>(&self, tree: T, key: &[u8]) -> Result<Option<V>, Error> {

@@ -7,29 +7,32 @@
 //! every request then waits on every other one (measured: direct issuance
 //! and ACME orders ran at half the rate with them). So nameplate uses
 //! neither (clippy's `disallowed-methods` enforces it) and writes a
-//! [`WriteSet`] through [`Redo::apply`]:
+//! [`WriteSet`] through [`Undo::apply`]:
 //!
-//! 1. the whole set is stored as one value under a fresh key of the
-//!    `nameplate.redo` tree (one insert, atomic by itself);
-//! 2. its writes are applied one by one;
-//! 3. the redo entry is removed.
+//! 1. the current value of every key the set writes (its before-image) is
+//!    stored as one value under a fresh key of the `nameplate.undo` tree
+//!    (one insert, atomic by itself);
+//! 2. the set's writes are applied one by one;
+//! 3. the undo entry is removed.
 //!
 //! sled recovers a prefix of its log after a crash, so if any write of a
-//! set survived, its redo entry (written before them) did too; unless its
-//! removal survived as well, which only follows the last write.
-//! [`Redo::open`] re-applies every entry left, oldest first, and removes
-//! it, so after a crash a set is on disk whole or not at all. Durability is
-//! the caller's flush, as with any sled write.
+//! set survived, its undo entry (written before them) did too, unless its
+//! removal survived as well, which follows the last write. [`Undo::open`]
+//! restores the before-images of every entry left, newest first, and
+//! removes it: after a crash a set is on disk whole or not at all, and a
+//! set whose application failed (reported as an error) is gone once the
+//! database is reopened. Durability is the caller's flush, as with any
+//! sled write: a set is acknowledged only after a flush, which also makes
+//! its entry's removal durable.
 //!
 //! There is no isolation: a reader may see a set half applied. Callers
 //! serialize writers of the same keys with their own locks (the zone
-//! store's writer lock, ACME's object locks), which also makes the redo
-//! entries' order the order in which their writes were applied.
+//! store's writer lock, ACME's object locks).
 
 use std::io;
 
-/// The tree holding write sets not yet fully applied.
-const REDO_TREE: &str = "nameplate.redo";
+/// The tree holding the before-images of write sets being applied.
+const UNDO_TREE: &str = "nameplate.undo";
 
 /// Writes to apply together: inserts and removals, in order, in any trees
 /// of one database.
@@ -64,24 +67,25 @@ impl WriteSet {
 
 /// Applies [`WriteSet`]s to one database (see the module documentation).
 #[derive(Debug)]
-pub struct Redo {
+pub struct Undo {
     db: sled::Db,
     log: sled::Tree,
 }
 
-impl Redo {
-    /// Opens the redo tree of `db` and completes every write set a crash
-    /// left half applied; fails on an entry it cannot read.
-    pub fn open(db: &sled::Db) -> sled::Result<Redo> {
-        let log = db.open_tree(REDO_TREE)?;
-        let redo = Redo { db: db.clone(), log };
-        redo.recover()?;
-        Ok(redo)
+impl Undo {
+    /// Opens the undo tree of `db` and rolls back every write set a crash
+    /// (or a failed write) left unfinished; fails on an entry it cannot
+    /// read.
+    pub fn open(db: &sled::Db) -> sled::Result<Undo> {
+        let log = db.open_tree(UNDO_TREE)?;
+        let undo = Undo { db: db.clone(), log };
+        undo.recover()?;
+        Ok(undo)
     }
 
-    /// Applies `set` so that a crash leaves all of it or none (once
-    /// [`Redo::open`] has run again). A set of one write is applied as it
-    /// is. Not flushed.
+    /// Applies `set` so that a crash, or an error returned here, leaves
+    /// all of it or none (once [`Undo::open`] has run again). A set of one
+    /// write is applied as it is. Not flushed.
     pub fn apply(&self, set: WriteSet) -> sled::Result<()> {
         if let [only] = set.writes.as_slice() {
             return only.apply();
@@ -89,10 +93,7 @@ impl Redo {
         if set.is_empty() {
             return Ok(());
         }
-        // sled's ids grow monotonically, across restarts too, and are
-        // unique however many `Redo`s the database has.
-        let key = self.db.generate_id()?.to_be_bytes();
-        self.log.insert(key, encode(&set.writes))?;
+        let key = self.begin(&set)?;
         for write in &set.writes {
             write.apply()?;
         }
@@ -100,16 +101,41 @@ impl Redo {
         Ok(())
     }
 
-    /// Re-applies the entries left, oldest first, and removes them.
+    /// Stores the before-images of `set` under a fresh key, returned.
+    fn begin(&self, set: &WriteSet) -> sled::Result<[u8; 8]> {
+        // sled's ids grow monotonically, across restarts too, and are
+        // unique however many `Undo`s the database has.
+        let key = self.db.generate_id()?.to_be_bytes();
+        let before = set
+            .writes
+            .iter()
+            .map(|w| {
+                Ok(Write { tree: w.tree.clone(), key: w.key.clone(), value: w.tree.get(&w.key)?.map(|v| v.to_vec()) })
+            })
+            .collect::<sled::Result<Vec<_>>>()?;
+        self.log.insert(key, encode(&before))?;
+        Ok(key)
+    }
+
+    /// Restores the before-images of the entries left, newest entry first,
+    /// removes the entries and flushes. (All of a set's before-images are
+    /// read before its first write, so a key it writes twice has its
+    /// original value in both.)
     fn recover(&self) -> sled::Result<()> {
-        for entry in self.log.iter() {
+        let mut rolled_back = 0;
+        for entry in self.log.iter().rev() {
             let (key, value) = entry?;
             let seq = key.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| corrupt("a key is not 8 octets"))?;
-            for write in decode(&self.db, &value).map_err(|why| corrupt(&format!("entry {seq}: {why}")))? {
+            let before = decode(&self.db, &value).map_err(|why| corrupt(&format!("entry {seq}: {why}")))?;
+            for write in &before {
                 write.apply()?;
             }
             self.log.remove(&key)?;
-            tracing::warn!(entry = seq, "completed a write set that a crash interrupted");
+            tracing::warn!(entry = seq, "rolled back a write set that a crash or an error left unfinished");
+            rolled_back += 1;
+        }
+        if rolled_back > 0 {
+            self.db.flush()?;
         }
         Ok(())
     }
@@ -125,10 +151,10 @@ impl Write {
 }
 
 fn corrupt(why: &str) -> sled::Error {
-    sled::Error::Io(io::Error::new(io::ErrorKind::InvalidData, format!("{REDO_TREE}: {why}")))
+    sled::Error::Io(io::Error::new(io::ErrorKind::InvalidData, format!("{UNDO_TREE}: {why}")))
 }
 
-/// Each write: tree name, key and (for an insert) value, each as a
+/// Each write (or before-image): tree name, key and (for a value) each as a
 /// big-endian u32 length and its octets, the value after a tag octet (0:
 /// remove, 1: insert).
 fn encode(writes: &[Write]) -> Vec<u8> {
@@ -200,7 +226,7 @@ mod tests {
     #[test]
     fn a_set_is_applied_in_order_across_trees_and_leaves_no_entry() {
         let (_dir, db) = temp();
-        let redo = Redo::open(&db).unwrap();
+        let undo = Undo::open(&db).unwrap();
         let other = db.open_tree("other").unwrap();
         db.insert("gone", "x").unwrap();
         let mut set = WriteSet::default();
@@ -208,44 +234,49 @@ mod tests {
         set.insert(&other, "b", "2");
         set.remove(&db, "gone");
         set.insert(&db, "a", "3");
-        redo.apply(set).unwrap();
+        undo.apply(set).unwrap();
         assert_eq!(
             (value(&db, "a"), value(&other, "b"), value(&db, "gone")),
             (Some(b"3".to_vec()), Some(b"2".to_vec()), None)
         );
-        assert!(redo.log.is_empty(), "the entry is removed once applied");
+        assert!(undo.log.is_empty(), "the entry is removed once applied");
     }
 
     #[test]
-    fn a_set_a_crash_interrupted_is_completed_at_open() {
+    fn a_set_a_crash_interrupted_is_rolled_back_at_open() {
         let (dir, db) = temp();
+        let undo = Undo::open(&db).unwrap();
         let other = db.open_tree("other").unwrap();
-        db.insert("stale", "x").unwrap();
+        db.insert("a", "old").unwrap();
+        db.insert("kept", "x").unwrap();
         let mut set = WriteSet::default();
         set.insert(&db, "a", "1");
         set.insert(&other, "b", "2");
-        set.remove(&db, "stale");
-        // What a crash after the entry and the first write leaves behind.
-        let log = db.open_tree(REDO_TREE).unwrap();
-        log.insert(7u64.to_be_bytes(), encode(&set.writes)).unwrap();
-        set.writes[0].apply().unwrap();
+        set.remove(&db, "kept");
+        set.insert(&db, "a", "3");
+        // What a crash after the entry and three of the four writes leaves.
+        undo.begin(&set).unwrap();
+        for write in &set.writes[..3] {
+            write.apply().unwrap();
+        }
         db.flush().unwrap();
-        drop((set, log, other, db));
+        drop((set, undo, other, db));
         let db = crate::open_sled(dir.path()).unwrap();
-        let redo = Redo::open(&db).unwrap();
+        let undo = Undo::open(&db).unwrap();
         let other = db.open_tree("other").unwrap();
         assert_eq!(
-            (value(&db, "a"), value(&other, "b"), value(&db, "stale")),
-            (Some(b"1".to_vec()), Some(b"2".to_vec()), None)
+            (value(&db, "a"), value(&other, "b"), value(&db, "kept")),
+            (Some(b"old".to_vec()), None, Some(b"x".to_vec())),
+            "every key as it was before the set"
         );
-        assert!(redo.log.is_empty());
+        assert!(undo.log.is_empty());
     }
 
     #[test]
     fn an_unreadable_entry_fails_the_open() {
         let (_dir, db) = temp();
-        db.open_tree(REDO_TREE).unwrap().insert(0u64.to_be_bytes(), &[0, 0, 0, 9, 1][..]).unwrap();
-        let error = Redo::open(&db).unwrap_err();
+        db.open_tree(UNDO_TREE).unwrap().insert(0u64.to_be_bytes(), &[0, 0, 0, 9, 1][..]).unwrap();
+        let error = Undo::open(&db).unwrap_err();
         assert!(error.to_string().contains("entry 0: truncated"), "{error}");
     }
 }
