@@ -677,6 +677,44 @@ mod tests {
         assert_eq!(journal[2].at_unix, 1_700_000_000);
     }
 
+    /// Writers on several threads: every change is acknowledged only once
+    /// its zone (or a newer one) is published, the journal is one unbroken
+    /// chain, and the last snapshot holds every change.
+    #[test]
+    fn concurrent_writers_each_see_their_change_published() {
+        let (_dir, store) = store();
+        let store = Arc::new(store);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        let entry = store.commit(&add_txt(&format!("t{t}-{i}.example.com."), "x"), now()).unwrap();
+                        let published = store.snapshot().get(&apex()).unwrap().serial();
+                        assert!(
+                            published >= entry.to_serial,
+                            "{published} < {}: acknowledged, not published",
+                            entry.to_serial
+                        );
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let zone = store.snapshot().get(&apex()).cloned().unwrap();
+        assert_eq!(zone.serial(), 10 + 200);
+        for t in 0..8 {
+            for i in 0..25 {
+                assert!(zone.rrset(&name(&format!("t{t}-{i}.example.com.")), RecordType::TXT).is_some(), "t{t}-{i}");
+            }
+        }
+        let journal = store.journal(&apex()).unwrap();
+        let chain: Vec<(u32, u32)> = journal.iter().skip(1).map(|e| (e.from_serial, e.to_serial)).collect();
+        assert_eq!(chain, (10..210).map(|s| (s, s + 1)).collect::<Vec<_>>());
+    }
+
     #[test]
     fn a_failed_or_empty_change_set_writes_nothing() {
         let (dir, store) = store();
