@@ -93,16 +93,23 @@ impl Undo {
         if set.is_empty() {
             return Ok(());
         }
-        let key = self.begin(&set)?;
-        for write in &set.writes {
-            write.apply()?;
+        let (key, before) = self.begin(&set)?;
+        for (done, write) in set.writes.iter().enumerate() {
+            if let Err(error) = write.apply() {
+                // Undo at once what was written; should that fail too (sled
+                // fails every write after an I/O error), the next open does.
+                if before[..done].iter().try_for_each(Write::apply).is_ok() {
+                    let _ = self.log.remove(key);
+                }
+                return Err(error);
+            }
         }
         self.log.remove(key)?;
         Ok(())
     }
 
-    /// Stores the before-images of `set` under a fresh key, returned.
-    fn begin(&self, set: &WriteSet) -> sled::Result<[u8; 8]> {
+    /// Stores the before-images of `set` under a fresh key; returns both.
+    fn begin(&self, set: &WriteSet) -> sled::Result<([u8; 8], Vec<Write>)> {
         // sled's ids grow monotonically, across restarts too, and are
         // unique however many `Undo`s the database has.
         let key = self.db.generate_id()?.to_be_bytes();
@@ -114,7 +121,7 @@ impl Undo {
             })
             .collect::<sled::Result<Vec<_>>>()?;
         self.log.insert(key, encode(&before))?;
-        Ok(key)
+        Ok((key, before))
     }
 
     /// Restores the before-images of the entries left, newest entry first,
