@@ -230,18 +230,23 @@ mod tests {
         tree.get(key).unwrap().map(|v| v.to_vec())
     }
 
+    /// A set over two trees: `a` written twice, `b` set, `removed` removed.
+    fn four_writes(db: &sled::Db, other: &sled::Tree, removed: &str) -> WriteSet {
+        let mut set = WriteSet::default();
+        set.insert(db, "a", "1");
+        set.insert(other, "b", "2");
+        set.remove(db, removed);
+        set.insert(db, "a", "3");
+        set
+    }
+
     #[test]
     fn a_set_is_applied_in_order_across_trees_and_leaves_no_entry() {
         let (_dir, db) = temp();
         let undo = Undo::open(&db).unwrap();
         let other = db.open_tree("other").unwrap();
         db.insert("gone", "x").unwrap();
-        let mut set = WriteSet::default();
-        set.insert(&db, "a", "1");
-        set.insert(&other, "b", "2");
-        set.remove(&db, "gone");
-        set.insert(&db, "a", "3");
-        undo.apply(set).unwrap();
+        undo.apply(four_writes(&db, &other, "gone")).unwrap();
         assert_eq!(
             (value(&db, "a"), value(&other, "b"), value(&db, "gone")),
             (Some(b"3".to_vec()), Some(b"2".to_vec()), None)
@@ -256,11 +261,7 @@ mod tests {
         let other = db.open_tree("other").unwrap();
         db.insert("a", "old").unwrap();
         db.insert("kept", "x").unwrap();
-        let mut set = WriteSet::default();
-        set.insert(&db, "a", "1");
-        set.insert(&other, "b", "2");
-        set.remove(&db, "kept");
-        set.insert(&db, "a", "3");
+        let set = four_writes(&db, &other, "kept");
         // What a crash after the entry and three of the four writes leaves.
         undo.begin(&set).unwrap();
         for write in &set.writes[..3] {
