@@ -24,7 +24,9 @@ use hickory_proto::rr::RecordType;
 use nameplate_tests::acme_peers::Knot;
 use nameplate_tests::api::{Api, eab_key, mint, served_root, start_with_team_https};
 use nameplate_tests::server::{CmdOutput, run};
-use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego, lego_rfc2136, lego_with_nameplate};
+use nameplate_tests::tools::{
+    CLIENT_DEADLINE, assert_chain_verifies, lego, lego_files, lego_rfc2136, lego_with_nameplate,
+};
 use nameplate_tests::{Server, dns};
 use serde_json::json;
 
@@ -113,9 +115,8 @@ fn run_lego(cmd: &mut Command) -> CmdOutput {
 /// against nameplate's root, and nameplate's zone data never took an
 /// UPDATE (the record went to Knot only).
 fn check_issued(dir: &Path, lego_dir: &Path, admin: &Api) {
-    let certs = lego_dir.join("certificates");
-    let root = served_root(admin, dir);
-    assert_chain_verifies(&root, &certs.join(format!("{NAME}.issuer.crt")), &certs.join(format!("{NAME}.crt")));
+    let (leaf, issuer) = lego_files(lego_dir, NAME);
+    assert_chain_verifies(&served_root(admin, dir), &issuer, &leaf);
     let audit = admin.get("/api/v1/audit?team=hr").expect("audit").body.to_string();
     assert!(!audit.contains("dns.update"), "nameplate took no UPDATE: {audit}");
 }

@@ -12,11 +12,11 @@
 //! own host), so a record of 127.0.0.1 fails by design.
 
 use std::net::{IpAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nameplate_tests::api::{Api, eab_key, served_root, start_with_team_https};
 use nameplate_tests::server::{CmdOutput, run};
-use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego, lego_with_nameplate};
+use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego, lego_files, lego_with_nameplate};
 use nameplate_tests::{Server, free_port};
 use serde_json::json;
 
@@ -58,10 +58,6 @@ fn lego_http(path: &Path, server: &Server, admin: &Api, port: u16, names: &[&str
     run(&mut cmd, CLIENT_DEADLINE).expect("lego runs (apt-get install lego)")
 }
 
-fn certificate(path: &Path, name: &str) -> PathBuf {
-    path.join("certificates").join(format!("{}.crt", name.replace('*', "_")))
-}
-
 #[test]
 fn lego_gets_a_certificate_through_http01_from_the_address_in_the_zone() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -71,8 +67,8 @@ fn lego_gets_a_certificate_through_http01_from_the_address_in_the_zone() {
     let out = lego_http(&lego_dir, &server, &admin, port, &[NAME]);
     assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}", out.text(), server.log_tail());
     let root = served_root(&admin, dir.path());
-    let issuer = lego_dir.join("certificates").join(format!("{NAME}.issuer.crt"));
-    assert_chain_verifies(&root, &issuer, &certificate(&lego_dir, NAME));
+    let (leaf, issuer) = lego_files(&lego_dir, NAME);
+    assert_chain_verifies(&root, &issuer, &leaf);
 }
 
 #[test]
@@ -85,5 +81,5 @@ fn a_wildcard_cannot_be_validated_through_http01() {
     let text = out.text();
     assert!(!out.ok(), "lego got a wildcard through http-01:\n{text}");
     assert!(text.contains("could not determine solvers"), "lego found no http-01 challenge to solve:\n{text}");
-    assert!(!certificate(&lego_dir, WILDCARD).exists(), "no certificate");
+    assert!(!lego_files(&lego_dir, WILDCARD).0.exists(), "no certificate");
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use nameplate_tests::acme_peers::{Knot, Pebble};
 use nameplate_tests::server::CmdOutput;
-use nameplate_tests::tools::{lego_rfc2136, lego_with_nameplate};
+use nameplate_tests::tools::{lego_files, lego_rfc2136, lego_with_nameplate};
 use rand::RngCore;
 
 use crate::setup::{TEAM, Target, ZONE, non_empty};
@@ -63,7 +63,7 @@ impl Arm {
             eprintln!("---- lego against {} ----\n{}", self.label(), out.text());
         }
         ensure!(out.ok(), "lego against {} failed:\n{}", self.label(), out.text());
-        let cert = path.join("certificates").join(format!("{name}.crt"));
+        let (cert, _) = lego_files(path, name);
         ensure!(non_empty(&cert), "lego against {} wrote no {}", self.label(), cert.display());
         Ok(took)
     }

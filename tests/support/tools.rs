@@ -56,6 +56,14 @@ pub fn assert_chain_verifies(root: &Path, chain: &Path, leaf: &Path) {
     assert!(out.ok() && out.stdout.contains(": OK"), "{} does not verify: {}", leaf.display(), out.text());
 }
 
+/// The certificate and issuer files lego (run with `--path path`) writes
+/// for `name`: `(leaf, issuer)`, a wildcard's `*` written as `_`.
+pub fn lego_files(path: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let file = name.replace('*', "_");
+    let certs = path.join("certificates");
+    (certs.join(format!("{file}.crt")), certs.join(format!("{file}.issuer.crt")))
+}
+
 /// A `lego` command (Debian's lego) keeping its state in `path`, terms
 /// accepted; the caller adds the CA, a solver, the names and `run`.
 pub fn lego(path: &Path) -> Command {

@@ -184,9 +184,9 @@ impl Store {
         if let Some(note) = audit {
             stage.audit(writer.next_audit_seq, note, now)?;
         }
+        written(&mut writer, self.undo.apply(stage.batch))?;
+        writer.next_audit_seq += u64::from(stage.audited);
         if !touches_zones {
-            written(&mut writer, self.undo.apply(stage.batch))?;
-            writer.next_audit_seq += u64::from(stage.audited);
             drop(writer);
             let flushed = self.flushes.flush();
             if flushed.is_err() {
@@ -194,9 +194,7 @@ impl Store {
             }
             return Ok(stage.entries);
         }
-        let result = self.undo.apply(stage.batch).and_then(|()| self.flushes.flush());
-        written(&mut writer, result)?;
-        writer.next_audit_seq += u64::from(stage.audited);
+        written(&mut writer, self.flushes.flush())?;
         writer.metas = stage.metas;
         self.current.store(Arc::new(stage.zones));
         self.change_sets.fetch_add(stage.entries.len() as u64, Ordering::Relaxed);

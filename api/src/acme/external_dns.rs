@@ -40,7 +40,7 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use ca::acme::{Delegation, DnsView, ExternalDns, Lookup, Problem, ProblemType};
+use ca::acme::{Delegation, DnsView, ExternalDns, Lookup, Problem, ProblemType, address, txt_string};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::CAA;
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
@@ -142,22 +142,6 @@ impl ExternalDns for DelegatedDns<'_> {
 
 fn dns_problem(detail: String) -> Problem {
     Problem::new(ProblemType::Dns, detail)
-}
-
-/// A TXT record's strings, concatenated.
-fn txt_string(data: &RData) -> Option<String> {
-    match data {
-        RData::TXT(t) => Some(t.txt_data.iter().map(|s| String::from_utf8_lossy(s)).collect()),
-        _ => None,
-    }
-}
-
-fn address(data: &RData) -> Option<IpAddr> {
-    match data {
-        RData::A(a) => Some(IpAddr::V4(a.0)),
-        RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-        _ => None,
-    }
 }
 
 /// One exchange with `server`: UDP, then TCP if the answer is truncated.

@@ -125,21 +125,12 @@ fn finish<T>(
 
 impl DnsView for ZoneSet {
     fn txt(&self, name: &Name) -> Lookup<String> {
-        lookup(self, name, RecordType::TXT, |r| match r {
-            RData::TXT(t) => Some(t.txt_data.iter().map(|s| String::from_utf8_lossy(s)).collect()),
-            _ => None,
-        })
+        lookup(self, name, RecordType::TXT, txt_string)
     }
 
     fn addresses(&self, name: &Name) -> Lookup<IpAddr> {
-        let v6 = lookup(self, name, RecordType::AAAA, |r| match r {
-            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-            _ => None,
-        });
-        let v4 = lookup(self, name, RecordType::A, |r| match r {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            _ => None,
-        });
+        let v6 = lookup(self, name, RecordType::AAAA, address);
+        let v4 = lookup(self, name, RecordType::A, address);
         match (v6, v4) {
             (Lookup::Found(mut a), Lookup::Found(b)) => Lookup::Found({
                 a.extend(b);
@@ -199,16 +190,25 @@ fn delegation(qname: Name, answer: &zones::Answer) -> Delegation {
             _ => None,
         })
         .collect();
-    let glue = answer
-        .additionals
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-            _ => None,
-        })
-        .collect();
+    let glue = answer.additionals.iter().filter_map(|r| address(&r.data)).collect();
     Delegation { qname, nameservers, glue }
+}
+
+/// A TXT record's strings, concatenated (the form a dns-01 value takes).
+pub fn txt_string(data: &RData) -> Option<String> {
+    match data {
+        RData::TXT(t) => Some(t.txt_data.iter().map(|s| String::from_utf8_lossy(s)).collect()),
+        _ => None,
+    }
+}
+
+/// An A or AAAA record's address.
+pub fn address(data: &RData) -> Option<IpAddr> {
+    match data {
+        RData::A(a) => Some(IpAddr::V4(a.0)),
+        RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub mod validate;
 
 pub use accounts::{NewAccount, VerifiedEab};
 pub use challenges::Validators;
-pub use dns::{Delegation, DnsView, ExternalDns, Lookup, NoExternalDns, Resolver};
+pub use dns::{Delegation, DnsView, ExternalDns, Lookup, NoExternalDns, Resolver, address, txt_string};
 pub use error::Error;
 pub use finalize::{IssueSeams, SignRequest, SignedCert, Signer};
 pub use names::SchemePolicy;
