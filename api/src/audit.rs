@@ -89,9 +89,14 @@ impl Audit {
     }
 
     /// Applies `tx` with this note in the audit log, durably.
-    pub fn commit(self, store: &Store, mut tx: Transaction, now: SystemTime) -> Result<Vec<JournalEntry>, ApiError> {
+    pub fn commit(self, store: &Store, tx: Transaction, now: SystemTime) -> Result<Vec<JournalEntry>, ApiError> {
+        Ok(store.apply(self.transaction(tx)?, now)?)
+    }
+
+    /// `tx` with this note as its audit record, to apply.
+    pub fn transaction(self, mut tx: Transaction) -> Result<Transaction, ApiError> {
         tx.audit(serde_json::to_vec(&self)?);
-        Ok(store.apply(tx, now)?)
+        Ok(tx)
     }
 }
 

@@ -1,8 +1,10 @@
-//! Direct issuance and revocation as the API does them, over an injected
-//! [`CertAuthority`] (the running [`ca::issuance::Ca`] in the binary).
+//! Direct issuance and revocation as the API does them, with the running
+//! [`ca::issuance::Ca`].
 //!
 //! Every issuance is recorded in the catalog with its audit note, in one
-//! flushed transaction after the CA has durably recorded the certificate:
+//! flushed transaction after the CA has durably recorded the certificate
+//! (both awaited without parking a thread, so that an async worker issues
+//! inline):
 //!
 //! ```text
 //! cert/<serial hex>                          -> JSON CertEntry
@@ -16,12 +18,10 @@
 //! stays valid.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::time::SystemTime;
 
-use ca::acme::caa::CaaView;
 use ca::issuance::{Ca, IssueError, Issued, KeyRequest};
-use ca::pki::{CertRecord, RevocationReason};
+use ca::pki::RevocationReason;
 use data_encoding::BASE64;
 use policy::{CertDecision, CertError};
 use serde::{Deserialize, Serialize};
@@ -30,60 +30,6 @@ use zones::{Store, Transaction};
 use crate::ApiError;
 use crate::audit::Audit;
 use crate::previews_catalog::unix_ms;
-
-/// What the API needs of the CA.
-pub trait CertAuthority: Send + Sync + fmt::Debug {
-    /// Issues for a policy decision (blocking: flushes).
-    fn issue(
-        &self,
-        decision: &CertDecision,
-        key: KeyRequest,
-        caa: &dyn CaaView,
-        now: SystemTime,
-    ) -> Result<Issued, IssueError>;
-    /// Revokes a serial (blocking: flushes).
-    fn revoke(&self, serial: &str, reason: RevocationReason, now: SystemTime) -> Result<CertRecord, IssueError>;
-    /// The stored record of a serial.
-    fn get(&self, serial: &str) -> Result<Option<CertRecord>, IssueError>;
-    /// The root certificate, PEM.
-    fn root_pem(&self) -> String;
-    /// A region's intermediate, PEM.
-    fn chain_pem(&self, region: &str) -> Option<String>;
-    /// A region's CRL, DER.
-    fn crl(&self, region: &str, now: SystemTime) -> Result<Vec<u8>, IssueError>;
-}
-
-impl CertAuthority for Ca {
-    fn issue(
-        &self,
-        decision: &CertDecision,
-        key: KeyRequest,
-        caa: &dyn CaaView,
-        now: SystemTime,
-    ) -> Result<Issued, IssueError> {
-        Ca::issue(self, decision, key, caa, now)
-    }
-
-    fn revoke(&self, serial: &str, reason: RevocationReason, now: SystemTime) -> Result<CertRecord, IssueError> {
-        Ca::revoke(self, serial, reason, now)
-    }
-
-    fn get(&self, serial: &str) -> Result<Option<CertRecord>, IssueError> {
-        Ok(self.store().get(serial)?)
-    }
-
-    fn root_pem(&self) -> String {
-        self.hierarchy().root_pem().to_owned()
-    }
-
-    fn chain_pem(&self, region: &str) -> Option<String> {
-        self.hierarchy().chain_pem(region).map(str::to_owned)
-    }
-
-    fn crl(&self, region: &str, now: SystemTime) -> Result<Vec<u8>, IssueError> {
-        Ca::crl(self, region, now)
-    }
-}
 
 /// A certificate as the catalog records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,15 +50,15 @@ pub(crate) struct CertEntry {
 }
 
 /// Issues for `decision` and records it with `audit` (see the module docs).
-pub(crate) fn issue(
-    ca: &dyn CertAuthority,
+pub(crate) async fn issue(
+    ca: &Ca,
     store: &Store,
     decision: &CertDecision,
     key: KeyRequest,
     audit: Audit,
     now: SystemTime,
 ) -> Result<Issued, ApiError> {
-    let issued = ca.issue(decision, key, &*store.snapshot(), now)?;
+    let issued = ca.issue(decision, key, &*store.snapshot(), now).await?;
     let entry = CertEntry {
         serial: issued.cert.serial_hex.clone(),
         team: decision.team().to_string(),
@@ -122,22 +68,28 @@ pub(crate) fn issue(
         revoked: false,
     };
     let why = serde_json::json!({"serial": entry.serial, "names": entry.names, "not_after_ms": entry.not_after_ms});
-    if let Err(e) = record(store, &entry, audit.why(why), now) {
+    let recorded = async {
+        let tx = audit.why(why).transaction(record(&entry)?)?;
+        Ok::<_, ApiError>(store.apply_catalog(tx, now).await?)
+    };
+    let recorded = recorded.await;
+    if let Err(e) = recorded {
         tracing::error!(serial = %entry.serial, error = %e, "recording an issued certificate failed; revoking it");
+        // Blocks this worker for a flush, on a path only a failing disk takes.
         ca.revoke(&entry.serial, RevocationReason::Superseded, now)?;
         return Err(e);
     }
     Ok(issued)
 }
 
-fn record(store: &Store, entry: &CertEntry, audit: Audit, now: SystemTime) -> Result<(), ApiError> {
+/// The catalog writes of an issued certificate.
+fn record(entry: &CertEntry) -> Result<Transaction, ApiError> {
     let mut tx = Transaction::new();
     tx.catalog_put(&entry_key(&entry.serial), serde_json::to_vec(entry)?);
     for name in &entry.names {
         tx.catalog_put(&name_key(name, &entry.serial), entry.serial.clone().into_bytes());
     }
-    audit.commit(store, tx, now)?;
-    Ok(())
+    Ok(tx)
 }
 
 /// The catalog entry of a serial.
@@ -150,7 +102,7 @@ pub(crate) fn get(store: &Store, serial: &str) -> Result<Option<CertEntry>, ApiE
 
 /// Revokes `entry` at the CA and marks it in the catalog, audited.
 pub(crate) fn revoke(
-    ca: &dyn CertAuthority,
+    ca: &Ca,
     store: &Store,
     entry: CertEntry,
     reason: RevocationReason,
@@ -171,7 +123,7 @@ pub(crate) fn revoke(
 /// Revokes the certificates of a removed preview with `audit` (a
 /// `cert.revoke` note) for each. A failure is logged, not returned: the
 /// preview is gone either way, and its certificates expire on their own.
-pub(crate) fn revoke_preview(ca: &dyn CertAuthority, store: &Store, fqdn: &str, audit: &Audit, now: SystemTime) {
+pub(crate) fn revoke_preview(ca: &Ca, store: &Store, fqdn: &str, audit: &Audit, now: SystemTime) {
     match revoke_below(ca, store, fqdn, audit, now) {
         Ok(serials) if !serials.is_empty() => tracing::info!(preview = %fqdn, ?serials, "certificates revoked"),
         Ok(_) => {}
@@ -182,13 +134,7 @@ pub(crate) fn revoke_preview(ca: &dyn CertAuthority, store: &Store, fqdn: &str, 
 /// Revokes (cessationOfOperation) every unrevoked certificate with a name at
 /// or below `name` (a preview that expired or was deleted); returns the
 /// serials. `audit` is the note for each (its target becomes the serial).
-fn revoke_below(
-    ca: &dyn CertAuthority,
-    store: &Store,
-    name: &str,
-    audit: &Audit,
-    now: SystemTime,
-) -> Result<Vec<String>, ApiError> {
+fn revoke_below(ca: &Ca, store: &Store, name: &str, audit: &Audit, now: SystemTime) -> Result<Vec<String>, ApiError> {
     let mut serials = BTreeSet::new();
     for prefix in subtree_prefixes(name) {
         for (_, serial) in store.catalog_scan(&prefix)? {

@@ -17,7 +17,7 @@
 //!   records; [`spawn_reaper`] removes expired previews.
 //!
 //! - Certificates (`routes/certs.rs`, logic in `certs.rs`): direct issuance
-//!   and revocation through the injected [`CertAuthority`], recorded and
+//!   and revocation through the injected [`ca::issuance::Ca`], recorded and
 //!   audited in the catalog; `routes/ca_files.rs` serves the root, chains and
 //!   CRLs.
 //!
@@ -61,7 +61,6 @@ pub use acmedns::{AcmeDnsConfig, AcmeDnsConfigError};
 pub use audit::Audit;
 pub use auth::Role;
 pub use catalog_zone::sync_catalog_zone;
-pub use certs::CertAuthority;
 pub use clock::{Clock, SystemClock, parse_rfc3339, rfc3339, rfc3339_ms};
 pub use error::ApiError;
 pub use metrics::{Exposition, METRICS_CONTENT_TYPE, MetricsSource};
@@ -88,7 +87,7 @@ pub struct Config {
     pub catalog_zone: Option<zones::Name>,
     /// The built-in CA for direct issuance and `/ca/*`; `None` answers
     /// those routes with 404.
-    pub ca: Option<Arc<dyn CertAuthority>>,
+    pub ca: Option<Arc<ca::issuance::Ca>>,
     /// The ACME server under `/acme`; `None` answers those routes with 404.
     pub acme: Option<Arc<acme::AcmeEdge>>,
 }
@@ -117,7 +116,7 @@ impl Config {
     }
 
     /// The same, issuing certificates with `ca`.
-    pub fn with_ca(mut self, ca: Arc<dyn CertAuthority>) -> Self {
+    pub fn with_ca(mut self, ca: Arc<ca::issuance::Ca>) -> Self {
         self.ca = Some(ca);
         self
     }

@@ -7,10 +7,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use ca::issuance::Ca;
 use zones::{Store, Transaction};
 
 use crate::audit::Audit;
-use crate::certs::{self, CertAuthority};
+use crate::certs;
 use crate::previews_catalog::{self, PreviewRecord};
 use crate::{ApiError, AppState};
 
@@ -39,7 +40,7 @@ pub(crate) fn reap(store: &Store, policy: &policy::Policy, now: SystemTime) -> R
 pub(crate) fn reap_with(
     store: &Store,
     policy: &policy::Policy,
-    ca: Option<&dyn CertAuthority>,
+    ca: Option<&Ca>,
     now: SystemTime,
 ) -> Result<Vec<String>, ApiError> {
     let entries = previews_catalog::list(store)?;

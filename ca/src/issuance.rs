@@ -12,12 +12,14 @@
 //! over the zone view the caller passes; there is no ACME account, so
 //! `accounturi`-bound properties refuse, and the name counts as
 //! pre-authorized by ownership) and an issuer whose name constraints cover
-//! every name. Then [`Ca::sign`], the signing path ACME uses too:
+//! every name. Then the signing path ACME uses too ([`Ca::sign`]):
 //! `reserve_serial` (flushed) -> `issue` -> `record_issued`, and a flush
 //! before the certificate is returned. ACME's finalization leaves that
 //! flush to its own commit of the valid order, on the same database, so
-//! that one fsync covers both. The calls block; run them on a blocking
-//! thread.
+//! that one fsync covers both. [`Ca::issue`] is a future: it signs on the
+//! caller's thread (tens of microseconds) and awaits the flushes without
+//! parking a thread, so that an async worker can issue inline.
+//! [`Ca::sign`] and [`Ca::revoke`] block; run them on a blocking thread.
 //!
 //! CRLs: [`Ca::crl`] serves a cached DER CRL per region, regenerated when
 //! the region's revocations changed (through [`Ca::revoke`] or directly in
@@ -36,7 +38,7 @@ use crate::acme::authz::ValidationMethod;
 use crate::acme::caa::{CaaView, check_caa};
 use crate::pki::{
     Approved, CRL_VALIDITY, CertMeta, CertRecord, CertStore, CheckedCsr, CsrError, Hierarchy, HierarchySpec,
-    IssuedCert, Issuer, KeyKind, KeyType, LeafKey, RevocationReason,
+    IssuedCert, Issuer, KeyKind, KeyType, LeafKey, ReservedSerial, RevocationReason,
 };
 
 /// Why direct issuance, revocation or a CRL failed.
@@ -170,17 +172,20 @@ impl Ca {
     }
 
     /// Issues a certificate for `decision` (see the module documentation).
-    pub fn issue(
+    /// The signing runs on the caller's thread; the flushes are awaited
+    /// without parking one.
+    pub async fn issue(
         &self,
         decision: &CertDecision,
         key: KeyRequest,
-        caa: &dyn CaaView,
+        caa: &(dyn CaaView + Sync),
         now: SystemTime,
     ) -> Result<Issued, IssueError> {
         let (leaf_key, private_key_pem) = checked_key(decision, key)?;
         check_caa_all(caa, decision.names(), &self.caa_identity)?;
-        let (cert, issuer) = self.sign(approve(decision), leaf_key, decision.team().as_str(), now)?;
-        self.store.flush()?;
+        let serial = self.store.reserve_serial_async().await?;
+        let (cert, issuer) = self.sign_with(approve(decision), leaf_key, serial, decision.team().as_str(), now)?;
+        self.store.flush_async().await?;
         Ok(Issued { cert, private_key_pem, region: issuer.region().to_owned() })
     }
 
@@ -190,6 +195,7 @@ impl Ca {
     /// returned with its issuer. The record is not yet durable: the caller
     /// hands the certificate out only after a flush of [`Ca::database`]
     /// that began after this call (ACME's commit of the valid order).
+    /// Blocks while a batch of serials is flushed.
     pub fn sign(
         &self,
         approved: Approved,
@@ -197,9 +203,21 @@ impl Ca {
         team: &str,
         now: SystemTime,
     ) -> Result<(IssuedCert, &Issuer), IssueError> {
+        let serial = self.store.reserve_serial()?;
+        self.sign_with(approved, key, serial, team, now)
+    }
+
+    /// [`Ca::sign`] with a serial already reserved.
+    fn sign_with(
+        &self,
+        approved: Approved,
+        key: LeafKey,
+        serial: ReservedSerial,
+        team: &str,
+        now: SystemTime,
+    ) -> Result<(IssuedCert, &Issuer), IssueError> {
         let issuer = self.issuer_for(approved.names())?;
         let names = approved.names().to_vec();
-        let serial = self.store.reserve_serial()?;
         let cert = issuer.issue(approved, key, serial, now)?;
         let owner = format!("team:{team}");
         let meta = CertMeta { region: issuer.region().to_owned(), names, not_after: cert.not_after, owner };
@@ -344,6 +362,10 @@ mod tests {
         config.decide(&scheme, &who, &req).unwrap()
     }
 
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+    }
+
     fn csr(names: &[&str]) -> Vec<u8> {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
@@ -358,7 +380,7 @@ mod tests {
         let ca = Ca::open(&dir.path().join("ca"), &spec(), "nameplate", now).unwrap();
         assert!(dir.path().join("ca/db").exists());
         let d = decision(&["web.hr.dev.apps.company.com"], &CertConfig::default());
-        let issued = ca.issue(&d, KeyRequest::Generate(KeyType::P256), &ZoneSet::new(), now).unwrap();
+        let issued = block_on(ca.issue(&d, KeyRequest::Generate(KeyType::P256), &ZoneSet::new(), now)).unwrap();
         assert!(issued.private_key_pem.is_some());
         assert_eq!(issued.region, "default");
         let lifetime = issued.cert.not_after.duration_since(now).unwrap().as_secs();
@@ -386,7 +408,9 @@ mod tests {
         let d = decision(&["web.hr.dev.apps.company.com"], &CertConfig::default());
         if let Some(dir) = std::env::var_os(CRASH_DIR) {
             let ca = Ca::open(Path::new(&dir), &spec(), "nameplate", SystemTime::now()).unwrap();
-            let issued = ca.issue(&d, KeyRequest::Generate(KeyType::P256), &ZoneSet::new(), SystemTime::now()).unwrap();
+            let issued =
+                block_on(ca.issue(&d, KeyRequest::Generate(KeyType::P256), &ZoneSet::new(), SystemTime::now()))
+                    .unwrap();
             println!("serial={}", issued.cert.serial_hex);
             std::process::abort();
         }
@@ -411,13 +435,13 @@ mod tests {
         let ca = Ca::open(dir.path(), &spec(), "nameplate", now).unwrap();
         let d = decision(&["web.hr.dev.apps.company.com"], &CertConfig::default());
         let other = KeyRequest::Csr(csr(&["api.hr.dev.apps.company.com"]));
-        let mismatch = ca.issue(&d, other, &ZoneSet::new(), now);
+        let mismatch = block_on(ca.issue(&d, other, &ZoneSet::new(), now));
         assert!(matches!(mismatch, Err(IssueError::CsrNames { .. })), "{mismatch:?}");
-        let good = ca.issue(&d, KeyRequest::Csr(csr(&["web.hr.dev.apps.company.com"])), &ZoneSet::new(), now);
+        let good = block_on(ca.issue(&d, KeyRequest::Csr(csr(&["web.hr.dev.apps.company.com"])), &ZoneSet::new(), now));
         assert!(good.unwrap().private_key_pem.is_none());
         let p256_only = CertConfig { key_types: vec![CertKeyType::P256], ..CertConfig::default() };
         let d = decision(&["web.hr.dev.apps.company.com"], &p256_only);
-        let ed = ca.issue(&d, KeyRequest::Generate(KeyType::Ed25519), &ZoneSet::new(), now);
+        let ed = block_on(ca.issue(&d, KeyRequest::Generate(KeyType::Ed25519), &ZoneSet::new(), now));
         assert!(matches!(ed, Err(IssueError::KeyType(_))));
     }
 }

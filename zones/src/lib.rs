@@ -38,7 +38,7 @@ mod zoneset;
 pub use audit::AuditRecord;
 pub use change::{ChangeSet, Op};
 pub use error::Error;
-pub use group_flush::GroupFlush;
+pub use group_flush::{GroupFlush, Ticket};
 pub use journal::JournalEntry;
 pub use lookup::{Answer, Outcome};
 pub use rrset::RRset;

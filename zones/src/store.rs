@@ -54,7 +54,9 @@ use hickory_proto::rr::{Name, Record, RecordType};
 use crate::change::{bump_serial, check_name, diff};
 use crate::codec::{self, Meta};
 use crate::transaction::ZoneOp;
-use crate::{AuditRecord, ChangeSet, Error, GroupFlush, JournalEntry, Transaction, Undo, WriteSet, Zone, ZoneSet};
+use crate::{
+    AuditRecord, ChangeSet, Error, GroupFlush, JournalEntry, Ticket, Transaction, Undo, WriteSet, Zone, ZoneSet,
+};
 
 /// A catalog key and its value.
 pub type CatalogEntry = (Vec<u8>, Vec<u8>);
@@ -164,10 +166,62 @@ impl Store {
     /// after the lock is released (it publishes nothing); it still returns
     /// only once it is on disk.
     pub fn apply(&self, tx: Transaction, now: SystemTime) -> Result<Vec<JournalEntry>, Error> {
-        let Transaction { zone_ops, catalog, audit } = tx;
-        let touches_zones = !zone_ops.is_empty();
+        if tx.zone_ops.is_empty() {
+            let ticket = self.write_catalog(tx, now)?;
+            return self.durable(ticket.map_or(Ok(()), |t| self.flushes.wait(t))).map(|()| Vec::new());
+        }
         let mut writer = self.lock_writer()?;
-        let mut stage = Stage::new(&self.current.load(), &writer, &self.db);
+        let mut stage = self.stage(tx, &writer, now)?;
+        if !stage.changed {
+            return Ok(stage.entries);
+        }
+        self.write(&mut writer, &mut stage)?;
+        written(&mut writer, self.flushes.flush())?;
+        writer.metas = stage.metas;
+        self.current.store(Arc::new(stage.zones));
+        self.change_sets.fetch_add(stage.entries.len() as u64, Ordering::Relaxed);
+        Ok(stage.entries)
+    }
+
+    /// [`Store::apply`] of a transaction with only catalog writes and audit
+    /// records, resolving once they are on disk without holding a thread
+    /// meanwhile. Fails with [`Error::Storage`], writing nothing, when `tx`
+    /// has zone operations.
+    pub async fn apply_catalog(&self, tx: Transaction, now: SystemTime) -> Result<(), Error> {
+        if !tx.zone_ops.is_empty() {
+            return Err(Error::Storage("zone operations are applied by Store::apply".into()));
+        }
+        match self.write_catalog(tx, now)? {
+            Some(ticket) => self.durable(self.flushes.wait_async(ticket).await),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a transaction without zone operations, under the writer lock,
+    /// and returns the ticket that makes it durable (none when it changes
+    /// nothing).
+    fn write_catalog(&self, tx: Transaction, now: SystemTime) -> Result<Option<Ticket>, Error> {
+        let mut writer = self.lock_writer()?;
+        let mut stage = self.stage(tx, &writer, now)?;
+        if !stage.changed {
+            return Ok(None);
+        }
+        self.write(&mut writer, &mut stage)?;
+        drop(writer);
+        Ok(Some(self.flushes.ticket()))
+    }
+
+    /// Stages every operation of `tx` (see [`Store::apply`]) and, if it
+    /// changes anything, its audit record.
+    fn stage(&self, tx: Transaction, writer: &Writer, now: SystemTime) -> Result<Stage, Error> {
+        let Transaction { zone_ops, catalog, audit } = tx;
+        // Only zone operations need the zones and their metadata as they
+        // will be; a catalog write does not copy them.
+        let mut stage = if zone_ops.is_empty() {
+            Stage::new(ZoneSet::default(), HashMap::new(), writer, &self.db)
+        } else {
+            Stage::new(ZoneSet::clone(&self.current.load()), writer.metas.clone(), writer, &self.db)
+        };
         for op in zone_ops {
             stage.zone_op(op, now)?;
         }
@@ -178,27 +232,29 @@ impl Store {
                 None => stage.remove(catalog_key(&key)),
             }
         }
-        if !stage.changed {
-            return Ok(stage.entries);
-        }
-        if let Some(note) = audit {
+        if stage.changed
+            && let Some(note) = audit
+        {
             stage.audit(writer.next_audit_seq, note, now)?;
         }
-        written(&mut writer, self.undo.apply(stage.batch))?;
+        Ok(stage)
+    }
+
+    /// Writes a staged transaction (not yet flushed) and takes its audit
+    /// sequence number.
+    fn write(&self, writer: &mut Writer, stage: &mut Stage) -> Result<(), Error> {
+        written(writer, self.undo.apply(std::mem::take(&mut stage.batch)))?;
         writer.next_audit_seq += u64::from(stage.audited);
-        if !touches_zones {
-            drop(writer);
-            let flushed = self.flushes.flush();
-            if flushed.is_err() {
-                written(&mut self.writer.lock().unwrap_or_else(PoisonError::into_inner), flushed)?;
-            }
-            return Ok(stage.entries);
+        Ok(())
+    }
+
+    /// Passes on the result of a flush made after the writer lock was
+    /// released, marking the store failed when it is an error.
+    fn durable(&self, flushed: sled::Result<()>) -> Result<(), Error> {
+        if flushed.is_err() {
+            written(&mut self.writer.lock().unwrap_or_else(PoisonError::into_inner), flushed)?;
         }
-        written(&mut writer, self.flushes.flush())?;
-        writer.metas = stage.metas;
-        self.current.store(Arc::new(stage.zones));
-        self.change_sets.fetch_add(stage.entries.len() as u64, Ordering::Relaxed);
-        Ok(stage.entries)
+        Ok(())
     }
 
     /// How many zone changes (journal entries: change sets, zone creations
@@ -283,11 +339,11 @@ impl Stage {
         self.batch.remove(&self.tree, key);
     }
 
-    fn new(zones: &ZoneSet, writer: &Writer, tree: &sled::Tree) -> Self {
+    fn new(zones: ZoneSet, metas: HashMap<Name, Meta>, writer: &Writer, tree: &sled::Tree) -> Self {
         Self {
             tree: tree.clone(),
-            zones: zones.clone(),
-            metas: writer.metas.clone(),
+            zones,
+            metas,
             journal_limit: writer.journal_limit,
             batch: WriteSet::default(),
             entries: Vec::new(),
@@ -929,6 +985,25 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.catalog_scan(b"app/").unwrap(), vec![(b"app/a".to_vec(), b"1".to_vec())]);
         assert_eq!(store.snapshot().zones().len(), 1, "catalog keys are not zones");
+    }
+
+    #[test]
+    fn catalog_transactions_apply_as_futures_and_refuse_zone_operations() {
+        let (dir, store) = store();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let mut tx = Transaction::new();
+        tx.catalog_put(b"cert/1", b"one".to_vec());
+        runtime.block_on(store.apply_catalog(audited(&mut tx, "who: ci"), now())).unwrap();
+        tx.catalog_put(b"cert/2", b"two".to_vec()).change(add_txt("a.example.com.", "zone op"));
+        let refused = runtime.block_on(store.apply_catalog(std::mem::take(&mut tx), now()));
+        assert!(matches!(refused, Err(Error::Storage(_))), "{refused:?}");
+        let before = text_of(&store.snapshot());
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.catalog_scan(b"cert/").unwrap(), vec![(b"cert/1".to_vec(), b"one".to_vec())]);
+        assert_eq!(text_of(&store.snapshot()), before, "the refused transaction changed no zone");
+        let notes: Vec<_> = store.audit_log(0).map(|r| r.unwrap().note).collect();
+        assert_eq!(notes, vec![b"who: ci".to_vec()]);
     }
 
     fn audited(tx: &mut Transaction, note: &str) -> Transaction {

@@ -21,7 +21,7 @@ const CRL: &str = "application/pkix-crl";
 #[utoipa::path(operation_id = "ca_root", get, path = "/ca/root.pem", tag = "certs", responses((status = 200, description = "the root certificate, PEM", body = String, content_type = "application/x-pem-file")))]
 pub(crate) async fn root(State(state): State<AppState>) -> Result<Response, ApiError> {
     let ca = authority(&state)?;
-    Ok(([(header::CONTENT_TYPE, PEM)], ca.root_pem()).into_response())
+    Ok(([(header::CONTENT_TYPE, PEM)], ca.hierarchy().root_pem().to_owned()).into_response())
 }
 
 /// `GET /ca/chain/{region}.pem`: the region's intermediate.
@@ -29,7 +29,11 @@ pub(crate) async fn root(State(state): State<AppState>) -> Result<Response, ApiE
 pub(crate) async fn chain(State(state): State<AppState>, Path(file): Path<String>) -> Result<Response, ApiError> {
     let ca = authority(&state)?;
     let region = strip(&file, ".pem")?;
-    let pem = ca.chain_pem(region).ok_or_else(|| ApiError::NotFound(format!("no region {region}")))?;
+    let pem = ca
+        .hierarchy()
+        .chain_pem(region)
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::NotFound(format!("no region {region}")))?;
     Ok(([(header::CONTENT_TYPE, PEM)], pem).into_response())
 }
 

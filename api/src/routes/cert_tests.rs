@@ -230,7 +230,7 @@ async fn a_previews_certificates_are_revoked_when_it_is_deleted_or_expires() {
     let eight = serial(issue(&f, &hr, json!({"names": ["pr-8.web.hr.preview.apps.company.com"]})).await);
     let stable = serial(issue(&f, &hr, json!({"names": ["web.hr.dev.apps.company.com"]})).await);
     let ca = f.state.config.ca.clone().unwrap();
-    let revoked = |s: &str| ca.get(s).unwrap().unwrap().revoked.map(|r| r.reason);
+    let revoked = |s: &str| ca.store().get(s).unwrap().unwrap().revoked.map(|r| r.reason);
     let cessation = Some(ca::pki::RevocationReason::CessationOfOperation);
 
     let deleted = f.call(Method::DELETE, &format!("{previews}/pr-8"), Some(&hr), None).await;

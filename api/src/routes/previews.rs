@@ -143,7 +143,7 @@ pub(crate) async fn remove(
             Audit::by(&by, &preview.team, "preview.delete", &fqdn).commit(store, tx, now)?;
             if let Some(ca) = &ca {
                 let audit = Audit::by(&by, &preview.team, "cert.revoke", &fqdn);
-                crate::certs::revoke_preview(&**ca, store, &fqdn, &audit, now);
+                crate::certs::revoke_preview(ca, store, &fqdn, &audit, now);
             }
             Ok(fqdn)
         })

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use data_encoding::{BASE64, HEXLOWER};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
+use zones::Ticket;
 
 use super::Error;
 use super::leaf::IssuedCert;
@@ -150,8 +151,16 @@ pub struct CertStore {
     revoked: sled::Tree,
     crl_numbers: sled::Tree,
     rng: SystemRandom,
-    /// Serials reserved (and flushed) ahead, handed out one at a time.
-    pool: Arc<Mutex<Vec<ReservedSerial>>>,
+    /// Serials reserved ahead, handed out one at a time.
+    pool: Arc<Mutex<SerialPool>>,
+}
+
+/// Serials recorded as used, and the flush that makes them durable (each
+/// is handed out only once that flush is done).
+#[derive(Debug, Default)]
+struct SerialPool {
+    serials: Vec<ReservedSerial>,
+    durable: Option<Ticket>,
 }
 
 impl CertStore {
@@ -176,15 +185,42 @@ impl CertStore {
     /// flush and handed out from memory; those left when the process ends
     /// are never used (and, being recorded, never reused).
     pub fn reserve_serial(&self) -> Result<ReservedSerial, Error> {
-        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
-        if pool.is_empty() {
-            *pool = self.reserve_serials(SERIAL_BATCH)?;
-        }
-        pool.pop().ok_or(Error::Rng)
+        let (serial, durable) = self.take_serial()?;
+        self.flushes.wait(durable)?;
+        Ok(serial)
+    }
+
+    /// [`CertStore::reserve_serial`] as a future, which parks no thread
+    /// while the reservation is flushed.
+    pub async fn reserve_serial_async(&self) -> Result<ReservedSerial, Error> {
+        let (serial, durable) = self.take_serial()?;
+        self.flushes.wait_async(durable).await?;
+        Ok(serial)
     }
 
     /// Reserves `n` serials with a single flush (for batch issuance).
     pub fn reserve_serials(&self, n: usize) -> Result<Vec<ReservedSerial>, Error> {
+        let serials = self.record_serials(n)?;
+        self.flushes.flush()?;
+        Ok(serials)
+    }
+
+    /// A serial from the pool, refilled (not yet flushed) when empty, and
+    /// the ticket that makes its reservation durable.
+    fn take_serial(&self) -> Result<(ReservedSerial, Ticket), Error> {
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.serials.is_empty() {
+            pool.serials = self.record_serials(SERIAL_BATCH)?;
+            pool.durable = Some(self.flushes.ticket());
+        }
+        match (pool.serials.pop(), pool.durable) {
+            (Some(serial), Some(durable)) => Ok((serial, durable)),
+            _ => Err(Error::Rng),
+        }
+    }
+
+    /// Records `n` fresh random serials as used, without flushing.
+    fn record_serials(&self, n: usize) -> Result<Vec<ReservedSerial>, Error> {
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             let serial = fill_serial(&self.rng)?;
@@ -192,7 +228,6 @@ impl CertStore {
                 out.push(ReservedSerial(serial));
             }
         }
-        self.flushes.flush()?;
         Ok(out)
     }
 
@@ -223,6 +258,11 @@ impl CertStore {
     /// is on disk (shared with concurrent callers).
     pub fn flush(&self) -> Result<(), Error> {
         Ok(self.flushes.flush()?)
+    }
+
+    /// [`CertStore::flush`] as a future, which parks no thread.
+    pub async fn flush_async(&self) -> Result<(), Error> {
+        Ok(self.flushes.flush_async().await?)
     }
 
     /// The stored record of a serial (hex), with its revocation if any.
