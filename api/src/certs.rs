@@ -2,9 +2,11 @@
 //! [`ca::issuance::Ca`].
 //!
 //! Every issuance is recorded in the catalog with its audit note, in one
-//! flushed transaction after the CA has durably recorded the certificate
-//! (both awaited without parking a thread, so that an async worker issues
-//! inline):
+//! flushed transaction after the CA has recorded the certificate. When the
+//! CA keeps its records in the zone store's database (as the server opens
+//! it, [`Ca::open_in`]), that one flush makes both durable; otherwise the
+//! CA's record is flushed first. Both are awaited without parking a
+//! thread, so that an async worker issues inline:
 //!
 //! ```text
 //! cert/<serial hex>                          -> JSON CertEntry
@@ -18,6 +20,7 @@
 //! stays valid.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use ca::issuance::{Ca, IssueError, Issued, KeyRequest};
@@ -58,7 +61,11 @@ pub(crate) async fn issue(
     audit: Audit,
     now: SystemTime,
 ) -> Result<Issued, ApiError> {
-    let issued = ca.issue(decision, key, &*store.snapshot(), now).await?;
+    let issued = ca.issue_recorded(decision, key, &*store.snapshot(), now).await?;
+    if !Arc::ptr_eq(ca.database(), store.database()) {
+        // The catalog's flush covers the CA's record only on one database.
+        ca.store().flush_async().await.map_err(IssueError::from)?;
+    }
     let entry = CertEntry {
         serial: issued.cert.serial_hex.clone(),
         team: decision.team().to_string(),

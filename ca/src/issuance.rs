@@ -3,7 +3,9 @@
 //! [`Ca::open`] creates `<dir>/` (keys 0600, by [`Hierarchy::load_or_create`])
 //! and opens one sled database at `<dir>/db`, which holds the
 //! [`CertStore`] and which the ACME store shares, with its flushes
-//! ([`Ca::database`]).
+//! ([`Ca::database`]). [`Ca::open_in`] keeps the records in a database the
+//! caller opened: the server's is the zone store's, so that a direct
+//! issuance and its catalog entry take one flush.
 //!
 //! [`Ca::issue`] takes a [`policy::CertDecision`], a value only the policy
 //! crate makes, and turns it into the signing proof [`Approved`] here, after
@@ -148,8 +150,22 @@ impl Ca {
     pub fn open(dir: &Path, spec: &HierarchySpec, caa_identity: &str, now: SystemTime) -> Result<Ca, IssueError> {
         create_private_dir(dir)?;
         let db = zones::open_sled(&dir.join("db")).map_err(|e| IssueError::Open(Box::new(e)))?;
+        Ca::open_in(dir, &GroupFlush::shared(&db), spec, caa_identity, now)
+    }
+
+    /// [`Ca::open`] with the records in `database` (the zone store's, in
+    /// the server: [`zones::Store::database`]), so that one flush makes a
+    /// certificate's record and its catalog entry durable.
+    pub fn open_in(
+        dir: &Path,
+        database: &Arc<GroupFlush>,
+        spec: &HierarchySpec,
+        caa_identity: &str,
+        now: SystemTime,
+    ) -> Result<Ca, IssueError> {
+        create_private_dir(dir)?;
         let hierarchy = Hierarchy::load_or_create(dir, spec, now)?;
-        let database = GroupFlush::shared(&db);
+        let database = Arc::clone(database);
         let store = CertStore::open(&database)?;
         let caa_identity = caa_identity.to_owned();
         Ok(Ca { hierarchy, store, database, caa_identity, crls: Mutex::new(BTreeMap::new()) })
@@ -171,10 +187,26 @@ impl Ca {
         &self.store
     }
 
-    /// Issues a certificate for `decision` (see the module documentation).
-    /// The signing runs on the caller's thread; the flushes are awaited
-    /// without parking one.
+    /// Issues a certificate for `decision` (see the module documentation),
+    /// durable when it resolves. The signing runs on the caller's thread;
+    /// the flushes are awaited without parking one.
     pub async fn issue(
+        &self,
+        decision: &CertDecision,
+        key: KeyRequest,
+        caa: &(dyn CaaView + Sync),
+        now: SystemTime,
+    ) -> Result<Issued, IssueError> {
+        let issued = self.issue_recorded(decision, key, caa, now).await?;
+        self.store.flush_async().await?;
+        Ok(issued)
+    }
+
+    /// [`Ca::issue`] without its last flush: the record is written, not yet
+    /// durable. The caller hands the certificate out only after a flush of
+    /// [`Ca::database`] that began after this resolved, such as the one of
+    /// its own write on the same database.
+    pub async fn issue_recorded(
         &self,
         decision: &CertDecision,
         key: KeyRequest,
@@ -185,7 +217,6 @@ impl Ca {
         check_caa_all(caa, decision.names(), &self.caa_identity)?;
         let serial = self.store.reserve_serial_async().await?;
         let (cert, issuer) = self.sign_with(approve(decision), leaf_key, serial, decision.team().as_str(), now)?;
-        self.store.flush_async().await?;
         Ok(Issued { cert, private_key_pem, region: issuer.region().to_owned() })
     }
 

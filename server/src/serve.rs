@@ -26,7 +26,7 @@ pub fn run(config: &Config) -> Result<()> {
     let transfers =
         Arc::new(dns::xfr::Transfers::new(store.clone(), secondaries.clone()).with_authority(updates.clone()));
     let catalog = catalog_zone(config)?;
-    let ca = open_ca(config, &policy, SystemTime::now())?;
+    let ca = open_ca(config, &policy, &store, SystemTime::now())?;
     if let Some(catalog) = &catalog {
         api::sync_catalog_zone(&store, catalog, SystemTime::now()).context("synchronizing the catalog zone")?;
     }
@@ -147,23 +147,40 @@ async fn closed(mut stopping: tokio::sync::watch::Receiver<()>) {
 }
 
 /// Opens the built-in CA in `<data_dir>/ca/`: keys, the hierarchy (made at
-/// first start) and the one sled database at `<data_dir>/ca/db` that the
-/// certificate store and the ACME store ([`ca::issuance::Ca::db`]) share.
-pub fn open_ca(config: &Config, policy: &policy::Policy, now: SystemTime) -> Result<Arc<ca::issuance::Ca>> {
-    let spec = ca::pki::HierarchySpec {
+/// first start), with its records (the certificate store's and ACME's) in
+/// the zone store's database, so that one flush makes a certificate and
+/// its catalog entry durable. A data directory from before keeps them in
+/// `<data_dir>/ca/db`: they are moved over first ([`zones::merge_database`]).
+pub fn open_ca(
+    config: &Config,
+    policy: &policy::Policy,
+    store: &Store,
+    now: SystemTime,
+) -> Result<Arc<ca::issuance::Ca>> {
+    let spec = hierarchy_spec(config, policy)?;
+    let dir = config.data_dir.join("ca");
+    let legacy = dir.join("db");
+    if zones::merge_database(&legacy, store.database()).context("moving the CA's records")? {
+        let moved = zones::merged_path(&legacy);
+        tracing::info!(from = %legacy.display(), left = %moved.display(), "moved the CA's records into the data directory's database");
+    }
+    let ca = ca::issuance::Ca::open_in(&dir, store.database(), &spec, &config.ca.caa_identity, now)
+        .with_context(|| format!("opening the CA in {}", dir.display()))?;
+    let regions: Vec<&str> = ca.hierarchy().regions().collect();
+    tracing::info!(dir = %dir.display(), ?regions, "the certificate authority is ready");
+    Ok(Arc::new(ca))
+}
+
+/// The CA hierarchy `config` asks for.
+fn hierarchy_spec(config: &Config, policy: &policy::Policy) -> Result<ca::pki::HierarchySpec> {
+    Ok(ca::pki::HierarchySpec {
         ca_name: config.ca.name.clone(),
         regions: regions(&policy.scheme),
         root: config.ca.root()?,
         crl_base_url: config.ca_base_url(),
         max_lifetime: Duration::from_secs(config.ca.max_lifetime_seconds),
         service_names: config.https.names.clone(),
-    };
-    let dir = config.data_dir.join("ca");
-    let ca = ca::issuance::Ca::open(&dir, &spec, &config.ca.caa_identity, now)
-        .with_context(|| format!("opening the CA in {}", dir.display()))?;
-    let regions: Vec<&str> = ca.hierarchy().regions().collect();
-    tracing::info!(dir = %dir.display(), ?regions, "the certificate authority is ready");
-    Ok(Arc::new(ca))
+    })
 }
 
 /// The ACME server over `ca`, as `[acme]` and `[ca] base_url` configure
@@ -369,17 +386,39 @@ mod tests {
     }
 
     #[test]
-    fn the_ca_opens_in_the_data_dir_and_reopens() {
+    fn the_ca_keeps_its_records_in_the_zone_stores_database_and_reopens() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::load(None).unwrap();
         config.data_dir = dir.path().to_path_buf();
         let policy = build_policy(&config).unwrap();
-        let first = open_ca(&config, &policy, SystemTime::now()).unwrap();
+        let store = open_store(&config).unwrap();
+        let first = open_ca(&config, &policy, &store, SystemTime::now()).unwrap();
         let root = first.hierarchy().root_pem().to_owned();
-        assert!(dir.path().join("ca/db").is_dir());
+        assert!(Arc::ptr_eq(first.database(), store.database()), "one database, one flush");
+        assert!(!dir.path().join("ca/db").exists());
         drop(first);
-        let again = open_ca(&config, &policy, SystemTime::now()).unwrap();
+        let again = open_ca(&config, &policy, &store, SystemTime::now()).unwrap();
         assert_eq!(again.hierarchy().root_pem(), root, "the root is kept across starts");
         assert!(again.hierarchy().chain_pem("default").is_some());
+    }
+
+    #[test]
+    fn a_ca_database_from_before_is_moved_into_the_zone_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::load(None).unwrap();
+        config.data_dir = dir.path().to_path_buf();
+        let policy = build_policy(&config).unwrap();
+        let spec = hierarchy_spec(&config, &policy).unwrap();
+        let legacy = ca::issuance::Ca::open(&dir.path().join("ca"), &spec, "nameplate", SystemTime::now()).unwrap();
+        let reserved = legacy.store().reserve_serial().unwrap();
+        let serials: Vec<_> = legacy.database().db().open_tree("ca.serials").unwrap().iter().keys().collect();
+        assert!(!serials.is_empty(), "{reserved:?} is recorded");
+        drop((reserved, legacy));
+        let store = open_store(&config).unwrap();
+        let ca = open_ca(&config, &policy, &store, SystemTime::now()).unwrap();
+        let moved: Vec<_> = store.database().db().open_tree("ca.serials").unwrap().iter().keys().collect();
+        assert_eq!(format!("{moved:?}"), format!("{serials:?}"), "the reserved serials moved over");
+        assert!(!dir.path().join("ca/db").exists() && dir.path().join("ca/db.merged").is_dir());
+        assert!(ca.hierarchy().chain_pem("default").is_some());
     }
 }

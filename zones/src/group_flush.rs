@@ -18,18 +18,23 @@
 //! share flushes too: each flush seals one of sled's I/O buffers and costs
 //! a write, a sync and the wake-ups around them, whoever asked for it.
 //! Dropping the `GroupFlush` stops its thread (after the flush in
-//! progress, if any).
+//! progress, if any). It also holds the database's one [`Undo`]
+//! ([`GroupFlush::undo`]), so that the stores sharing the database share
+//! its recovery too.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use tokio::sync::watch;
 
+use crate::Undo;
+
 /// One flush shared by the writers that wait for it at the same time.
 #[derive(Debug)]
 pub struct GroupFlush {
     shared: Arc<Shared>,
     flusher: Option<JoinHandle<()>>,
+    undo: Mutex<Option<Arc<Undo>>>,
 }
 
 /// A claim on a flush: everything the holder wrote before taking it is on
@@ -88,7 +93,7 @@ impl GroupFlush {
             .name("sled-flush".to_owned())
             .spawn(move || worker.run())
             .unwrap_or_else(|e| panic!("cannot start the flusher thread: {e}"));
-        GroupFlush { shared, flusher: Some(flusher) }
+        GroupFlush { shared, flusher: Some(flusher), undo: Mutex::new(None) }
     }
 
     /// Flushes of `db`, to be shared by every store that opens trees in it.
@@ -99,6 +104,20 @@ impl GroupFlush {
     /// The database these flushes make durable.
     pub fn db(&self) -> &sled::Db {
         &self.shared.db
+    }
+
+    /// The database's crash-atomic writes: opened, and so recovered
+    /// ([`Undo::open`]), by the first store that asks, before it writes;
+    /// later callers share it. (A second recovery while the first store
+    /// writes would roll back that store's write sets in flight.)
+    pub fn undo(&self) -> sled::Result<Arc<Undo>> {
+        let mut shared = self.undo.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(undo) = &*shared {
+            return Ok(Arc::clone(undo));
+        }
+        let undo = Arc::new(Undo::open(self.db())?);
+        *shared = Some(Arc::clone(&undo));
+        Ok(undo)
     }
 
     /// A ticket for everything this thread wrote to the database before the

@@ -68,9 +68,10 @@ pub(crate) const DEFAULT_JOURNAL_LIMIT: u64 = 10_000;
 pub struct Store {
     db: sled::Db,
     /// Crash-atomic application of each transaction's writes.
-    undo: Undo,
-    /// Flushes, shared by concurrent writers.
-    flushes: GroupFlush,
+    undo: Arc<Undo>,
+    /// Flushes, shared by concurrent writers and by every store opened on
+    /// this database ([`Store::database`]).
+    flushes: Arc<GroupFlush>,
     current: ArcSwap<ZoneSet>,
     writer: Mutex<Writer>,
     /// Journal entries written since the store was opened (for metrics).
@@ -96,12 +97,13 @@ impl Store {
         fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let lock = lock_dir(dir)?;
         let db = open_sled(dir)?;
-        let undo = Undo::open(&db)?;
+        let flushes = GroupFlush::shared(&db);
+        let undo = flushes.undo()?;
         let (zones, metas) = load(&db)?;
         let next_audit_seq = last_audit_seq(&db)? + 1;
         let writer = Writer { metas, journal_limit: DEFAULT_JOURNAL_LIMIT, next_audit_seq, failed: false };
         Ok(Self {
-            flushes: GroupFlush::new(&db),
+            flushes,
             undo,
             db,
             current: ArcSwap::from_pointee(zones),
@@ -109,6 +111,13 @@ impl Store {
             change_sets: AtomicU64::new(0),
             _lock: lock,
         })
+    }
+
+    /// The database and its shared flushes, for other stores to open their
+    /// trees in (the CA's and ACME's), so that one flush makes a write of
+    /// theirs and a catalog write durable together.
+    pub fn database(&self) -> &Arc<GroupFlush> {
+        &self.flushes
     }
 
     /// The published snapshots, for readers that load on every query.

@@ -32,7 +32,7 @@
 use std::io;
 
 /// The tree holding the before-images of write sets being applied.
-const UNDO_TREE: &str = "nameplate.undo";
+pub(crate) const UNDO_TREE: &str = "nameplate.undo";
 
 /// Writes to apply together: inserts and removals, in order, in any trees
 /// of one database.
@@ -217,8 +217,19 @@ fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// What a crash after a write set's entry and its first write leaves in
+    /// `db`: `tree[key]` set to `value`, its before-image in the undo tree.
+    pub(crate) fn leave_unfinished(db: &sled::Db, tree: &sled::Tree, key: &[u8], value: &[u8]) {
+        let undo = Undo::open(db).unwrap();
+        let mut set = WriteSet::default();
+        set.insert(tree, key, value);
+        set.insert(tree, key, value);
+        undo.begin(&set).unwrap();
+        set.writes[0].apply().unwrap();
+    }
 
     fn temp() -> (tempfile::TempDir, sled::Db) {
         let dir = tempfile::tempdir().unwrap();

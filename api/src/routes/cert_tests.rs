@@ -20,22 +20,63 @@ use crate::{AppState, Clock, Config, app};
 const NOW: u64 = 1_700_000_000;
 const HOUR: u64 = 3600;
 
-/// The seeded fixture (platform zone, owners of hr and ops) with a CA.
+/// The seeded fixture (platform zone, owners of hr and ops) with a CA whose
+/// records are in the zone store's database, as the server opens it.
 async fn with_ca() -> (Fixture, String, String) {
     let (mut f, hr, ops) = seeded().await;
-    let spec = HierarchySpec {
+    let ca = Ca::open_in(&f.dir.path().join("ca"), f.store.database(), &spec(), "nameplate", FixedClock.now()).unwrap();
+    let policy = policy::Policy::new(&policy::PolicyConfig::default(), policy::RiskGate::default()).unwrap();
+    let config = Config::new(policy).with_ca(Arc::new(ca));
+    f.state = AppState::with_clock(f.store.clone(), Arc::new(FixedClock), config);
+    (f, hr, ops)
+}
+
+fn spec() -> HierarchySpec {
+    HierarchySpec {
         ca_name: "nameplate".into(),
         regions: vec![RegionSpec { name: "default".into(), permitted: vec!["apps.company.com".into()] }],
         root: None,
         crl_base_url: "https://localhost:8443".into(),
         max_lifetime: Duration::from_secs(7 * 24 * HOUR),
         service_names: Vec::new(),
-    };
-    let ca = Ca::open(&f.dir.path().join("ca"), &spec, "nameplate", FixedClock.now()).unwrap();
-    let policy = policy::Policy::new(&policy::PolicyConfig::default(), policy::RiskGate::default()).unwrap();
-    let config = Config::new(policy).with_ca(Arc::new(ca));
-    f.state = AppState::with_clock(f.store.clone(), Arc::new(FixedClock), config);
-    (f, hr, ops)
+    }
+}
+
+/// Set in the child process of [`an_issued_certificate_survives_a_crash`].
+const CRASH_CHILD: &str = "NAMEPLATE_TEST_CERT_CRASH";
+
+/// `POST /api/v1/certs` answers only once the CA's record and the catalog
+/// entry are on disk, with the one flush of the shared database: a child
+/// process issues and aborts at once (no destructor runs, so sled flushes
+/// nothing more), and the reopened store and CA have both.
+#[tokio::test]
+async fn an_issued_certificate_survives_a_crash() {
+    if std::env::var_os(CRASH_CHILD).is_some() {
+        let (f, _, _) = with_ca().await;
+        let (_, member) = f.team_with_token("web", "member").await;
+        let reply = issue(&f, &member, json!({"names": ["shop.web.dev.apps.company.com"]})).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        println!("dir={}", f.dir.path().display());
+        println!("serial={}", reply.body["serial"].as_str().unwrap());
+        std::process::abort();
+    }
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "routes::cert_tests::an_issued_certificate_survives_a_crash", "--nocapture"])
+        .env(CRASH_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    assert!(!child.status.success(), "the child aborts: {stdout}");
+    let line = |prefix: &str| stdout.lines().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("{stdout}"));
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::rename(line("dir="), dir.path().join("child")).unwrap();
+    let serial = line("serial=");
+    let store = zones::Store::open(&dir.path().join("child/data")).unwrap();
+    let entry = crate::certs::get(&store, serial).unwrap();
+    assert_eq!(entry.map(|e| e.names), Some(vec!["shop.web.dev.apps.company.com".to_owned()]), "the catalog entry");
+    let ca =
+        Ca::open_in(&dir.path().join("child/ca"), store.database(), &spec(), "nameplate", FixedClock.now()).unwrap();
+    assert!(ca.store().get(serial).unwrap().is_some(), "the CA's record of {serial} is on disk");
 }
 
 /// `POST /api/v1/certs` with `body`.

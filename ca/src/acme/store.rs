@@ -142,7 +142,7 @@ impl AcmeStore {
     pub fn open(flushes: &Arc<zones::GroupFlush>) -> Result<Self, Error> {
         let db = flushes.db();
         let trees = TREES.iter().map(|name| db.open_tree(name)).collect::<Result<_, _>>()?;
-        let undo = Arc::new(zones::Undo::open(db)?);
+        let undo = flushes.undo()?;
         Ok(Self { flushes: Arc::clone(flushes), undo, trees })
     }
 
