@@ -14,7 +14,7 @@ use ca::pki::{HierarchySpec, RegionSpec};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::tests::{FixedClock, Fixture, assert_problem, seeded};
+use super::tests::{CrashChild, FixedClock, Fixture, assert_problem, seeded};
 use crate::{AppState, Clock, Config, app};
 
 const NOW: u64 = 1_700_000_000;
@@ -60,22 +60,12 @@ async fn an_issued_certificate_survives_a_crash() {
         println!("serial={}", reply.body["serial"].as_str().unwrap());
         std::process::abort();
     }
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "routes::cert_tests::an_issued_certificate_survives_a_crash", "--nocapture"])
-        .env(CRASH_CHILD, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&child.stdout);
-    assert!(!child.status.success(), "the child aborts: {stdout}");
-    let line = |prefix: &str| stdout.lines().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("{stdout}"));
-    let dir = tempfile::TempDir::new().unwrap();
-    std::fs::rename(line("dir="), dir.path().join("child")).unwrap();
-    let serial = line("serial=");
-    let store = zones::Store::open(&dir.path().join("child/data")).unwrap();
+    let child = CrashChild::run("routes::cert_tests::an_issued_certificate_survives_a_crash", CRASH_CHILD);
+    let serial = child.line("serial=");
+    let store = zones::Store::open(&child.dir().join("data")).unwrap();
     let entry = crate::certs::get(&store, serial).unwrap();
     assert_eq!(entry.map(|e| e.names), Some(vec!["shop.web.dev.apps.company.com".to_owned()]), "the catalog entry");
-    let ca =
-        Ca::open_in(&dir.path().join("child/ca"), store.database(), &spec(), "nameplate", FixedClock.now()).unwrap();
+    let ca = Ca::open_in(&child.dir().join("ca"), store.database(), &spec(), "nameplate", FixedClock.now()).unwrap();
     assert!(ca.store().get(serial).unwrap().is_some(), "the CA's record of {serial} is on disk");
 }
 

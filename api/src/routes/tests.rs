@@ -92,6 +92,42 @@ async fn reply(response: axum::response::Response) -> Reply {
 }
 
 /// Asserts `reply` is a problem document with `status` and type `urn:nameplate:problem:<kind>`.
+/// What a crash-test child process left: its printed `key=value` lines and
+/// its fixture directory, moved to [`CrashChild::dir`].
+pub(super) struct CrashChild {
+    stdout: String,
+    moved: TempDir,
+}
+
+impl CrashChild {
+    /// Runs the test `test` (its full path) again in a child process with
+    /// `env` set; the child prints `dir=<fixture dir>` and more lines, then
+    /// aborts (no destructor runs, so sled flushes nothing more).
+    pub(super) fn run(test: &str, env: &str) -> CrashChild {
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", test, "--nocapture"])
+            .env(env, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&child.stdout).into_owned();
+        assert!(!child.status.success(), "the child aborts: {stdout}");
+        let child = CrashChild { stdout, moved: TempDir::new().unwrap() };
+        std::fs::rename(child.line("dir="), child.dir()).unwrap();
+        child
+    }
+
+    /// The rest of the child's line that starts with `prefix`.
+    pub(super) fn line(&self, prefix: &str) -> &str {
+        let stdout = &self.stdout;
+        stdout.lines().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("{stdout}"))
+    }
+
+    /// The child's fixture directory.
+    pub(super) fn dir(&self) -> std::path::PathBuf {
+        self.moved.path().join("child")
+    }
+}
+
 pub(super) fn assert_problem(reply: &Reply, status: u16, kind: &str) {
     assert_eq!(reply.status.as_u16(), status, "{}", reply.body);
     assert_eq!(reply.content_type, "application/problem+json");

@@ -17,7 +17,7 @@ use tower::ServiceExt;
 
 use crate::acme::testkeys::{TestKey, b64, jws};
 use crate::acme::{AcmeEdge, PublicJwk};
-use crate::routes::tests::{Fixture, PLATFORM, fixture};
+use crate::routes::tests::{CrashChild, Fixture, PLATFORM, fixture};
 use crate::{AppState, Clock, Config, app};
 
 pub(super) const BASE: &str = "https://ca.test";
@@ -292,18 +292,9 @@ async fn a_finalized_certificate_survives_a_crash() {
         println!("cert={}", done.json()["certificate"].as_str().unwrap());
         std::process::abort();
     }
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "routes::acme::tests::a_finalized_certificate_survives_a_crash", "--nocapture"])
-        .env(CRASH_CHILD, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&child.stdout);
-    assert!(!child.status.success(), "the child aborts: {stdout}");
-    let line = |prefix: &str| stdout.lines().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("{stdout}"));
-    let dir = tempfile::TempDir::new().unwrap();
-    std::fs::rename(line("dir="), dir.path().join("child")).unwrap();
-    let ca = Ca::open(&dir.path().join("child/ca"), &spec(), "nameplate", SystemTime::now()).unwrap();
-    let serial_hex = line("cert=").rsplit('/').next().unwrap();
+    let child = CrashChild::run("routes::acme::tests::a_finalized_certificate_survives_a_crash", CRASH_CHILD);
+    let ca = Ca::open(&child.dir().join("ca"), &spec(), "nameplate", SystemTime::now()).unwrap();
+    let serial_hex = child.line("cert=").rsplit('/').next().unwrap();
     assert!(ca.store().get(serial_hex).unwrap().is_some(), "the CA's record of {serial_hex} is on disk");
     let serial = data_encoding::HEXLOWER.decode(serial_hex.as_bytes()).unwrap();
     let id = ca::acme::ari::CertId::new(ca.hierarchy().issuer("default").unwrap().key_id(), &serial).encode();
