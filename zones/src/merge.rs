@@ -25,8 +25,7 @@ pub fn merge_database(from: &Path, into: &GroupFlush) -> Result<bool, Error> {
         return Ok(false);
     }
     let source = open_sled(from)?;
-    let undo = Undo::open(&source)?;
-    drop(undo);
+    Undo::open(&source)?;
     let target = into.db();
     for name in source.tree_names() {
         let tree = source.open_tree(&name)?;
@@ -82,16 +81,22 @@ mod tests {
         GroupFlush::new(&open_sled(dir).unwrap())
     }
 
+    /// A database in `<dir>/old` with `(tree, key, value)` written, flushed
+    /// and closed.
+    fn old_database(dir: &Path, entries: &[(&str, &[u8], &[u8])]) -> std::path::PathBuf {
+        let old = dir.join("old");
+        let source = open_sled(&old).unwrap();
+        for (tree, key, value) in entries {
+            source.open_tree(tree).unwrap().insert(key, *value).unwrap();
+        }
+        source.flush().unwrap();
+        old
+    }
+
     #[test]
     fn trees_move_over_flushed_and_the_old_database_is_renamed() {
         let dir = tempfile::tempdir().unwrap();
-        let old = dir.path().join("old");
-        {
-            let source = open_sled(&old).unwrap();
-            source.open_tree("ca.certs").unwrap().insert(b"01", &b"one"[..]).unwrap();
-            source.open_tree("acme.orders").unwrap().insert(b"o", &b"order"[..]).unwrap();
-            source.flush().unwrap();
-        }
+        let old = old_database(dir.path(), &[("ca.certs", b"01", b"one"), ("acme.orders", b"o", b"order")]);
         let into = database(&dir.path().join("new"));
         into.db().insert(b"zone key", &b"kept"[..]).unwrap();
         assert!(merge_database(&old, &into).unwrap());
@@ -106,12 +111,7 @@ mod tests {
     #[test]
     fn a_conflicting_key_fails_the_merge_and_keeps_both() {
         let dir = tempfile::tempdir().unwrap();
-        let old = dir.path().join("old");
-        {
-            let source = open_sled(&old).unwrap();
-            source.open_tree("ca.certs").unwrap().insert(b"01", &b"one"[..]).unwrap();
-            source.flush().unwrap();
-        }
+        let old = old_database(dir.path(), &[("ca.certs", b"01", b"one")]);
         let into = database(&dir.path().join("new"));
         into.db().open_tree("ca.certs").unwrap().insert(b"01", &b"other"[..]).unwrap();
         let error = merge_database(&old, &into).unwrap_err();

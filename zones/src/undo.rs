@@ -226,7 +226,6 @@ pub(crate) mod tests {
         let undo = Undo::open(db).unwrap();
         let mut set = WriteSet::default();
         set.insert(tree, key, value);
-        set.insert(tree, key, value);
         undo.begin(&set).unwrap();
         set.writes[0].apply().unwrap();
     }
