@@ -16,6 +16,11 @@ use rcgen::{
     KeyUsagePurpose, PublicKeyData, SerialNumber, SignatureAlgorithm,
 };
 
+use pem::{EncodeConfig, LineEnding, Pem};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair};
+use yasna::Tag;
+
 use super::Error;
 use super::csr::{CheckedCsr, KeyKind};
 use super::hierarchy::Issuer;
@@ -87,21 +92,57 @@ impl LeafKey {
     }
 
     /// Generates a key; returns it with its PKCS#8 private key PEM.
+    ///
+    /// ECDSA keys come from ring directly, with the public key read out of
+    /// the PKCS#8 document ring makes: rcgen's `KeyPair::generate_for`
+    /// would parse that document into a signing key, computing the public
+    /// point a second time, for a key the CA never signs with.
     pub fn generate(key_type: KeyType) -> Result<(LeafKey, String), Error> {
-        let (alg, kind) = match key_type {
-            KeyType::P256 => (&rcgen::PKCS_ECDSA_P256_SHA256, KeyKind::P256),
-            KeyType::P384 => (&rcgen::PKCS_ECDSA_P384_SHA384, KeyKind::P384),
-            KeyType::Ed25519 => (&rcgen::PKCS_ED25519, KeyKind::Ed25519),
+        let (alg, kind, ring_alg) = match key_type {
+            KeyType::P256 => (&rcgen::PKCS_ECDSA_P256_SHA256, KeyKind::P256, &ECDSA_P256_SHA256_ASN1_SIGNING),
+            KeyType::P384 => (&rcgen::PKCS_ECDSA_P384_SHA384, KeyKind::P384, &ECDSA_P384_SHA384_ASN1_SIGNING),
+            KeyType::Ed25519 => {
+                let pair = KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
+                let key =
+                    LeafKey { alg: &rcgen::PKCS_ED25519, raw: pair.public_key_raw().to_vec(), kind: KeyKind::Ed25519 };
+                return Ok((key, pair.serialize_pem()));
+            }
         };
-        let pair = KeyPair::generate_for(alg)?;
-        let key = LeafKey { alg, raw: pair.public_key_raw().to_vec(), kind };
-        Ok((key, pair.serialize_pem()))
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(ring_alg, &SystemRandom::new()).map_err(|_| Error::Rng)?;
+        let raw = ec_public_key(pkcs8.as_ref()).map_err(|_| rcgen::Error::CouldNotParseKeyPair)?;
+        let pem = pem::encode_config(
+            &Pem::new("PRIVATE KEY", pkcs8.as_ref()),
+            EncodeConfig::new().set_line_ending(LineEnding::LF),
+        );
+        Ok((LeafKey { alg, raw, kind }, pem))
     }
 
     /// The kind of key.
     pub fn kind(&self) -> KeyKind {
         self.kind
     }
+}
+
+/// The public point (SEC 1 uncompressed) of an ECDSA private key in a
+/// PKCS#8 document (RFC 5208): the `publicKey` of its ECPrivateKey (RFC
+/// 5915), which ring always includes.
+fn ec_public_key(pkcs8: &[u8]) -> Result<Vec<u8>, yasna::ASN1Error> {
+    let private_key = yasna::parse_der(pkcs8, |r| {
+        r.read_sequence(|r| {
+            r.next().read_u8()?;
+            r.next().read_der()?;
+            r.next().read_bytes()
+        })
+    })?;
+    yasna::parse_der(&private_key, |r| {
+        r.read_sequence(|r| {
+            r.next().read_u8()?;
+            r.next().read_bytes()?;
+            r.read_optional(|r| r.read_tagged(Tag::context(0), |r| r.read_der()))?;
+            let (point, _) = r.next().read_tagged(Tag::context(1), |r| r.read_bitvec_bytes())?;
+            Ok(point)
+        })
+    })
 }
 
 impl PublicKeyData for LeafKey {
@@ -285,6 +326,16 @@ mod tests {
             assert!(private_pem.contains("PRIVATE KEY"));
             let cert = issue(&fx, "default", approved(&["web.team.prod.apps.company.com"], HOUR), key).unwrap();
             assert_verifies(&fx, "default", &cert);
+        }
+    }
+
+    #[test]
+    fn generated_public_keys_are_those_of_the_private_keys() {
+        for key_type in [KeyType::P256, KeyType::P384, KeyType::Ed25519] {
+            let (key, private_pem) = LeafKey::generate(key_type).unwrap();
+            let parsed = KeyPair::from_pem(&private_pem).unwrap();
+            assert_eq!(key.der_bytes(), parsed.public_key_raw(), "{key_type:?}");
+            assert_eq!(key.algorithm(), parsed.algorithm(), "{key_type:?}");
         }
     }
 
