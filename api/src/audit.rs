@@ -88,6 +88,19 @@ impl Audit {
         self
     }
 
+    /// The same note with `key: value` added to its reason (an object; a
+    /// reason that is not one is kept under `"why"`).
+    pub(crate) fn why_also(mut self, key: &str, value: Value) -> Self {
+        let mut why = match std::mem::take(&mut self.why) {
+            Value::Object(fields) => fields,
+            Value::Null => serde_json::Map::new(),
+            other => serde_json::Map::from_iter([("why".to_owned(), other)]),
+        };
+        why.insert(key.to_owned(), value);
+        self.why = Value::Object(why);
+        self
+    }
+
     /// Applies `tx` with this note in the audit log, durably.
     pub fn commit(self, store: &Store, tx: Transaction, now: SystemTime) -> Result<Vec<JournalEntry>, ApiError> {
         Ok(store.apply(self.transaction(tx)?, now)?)

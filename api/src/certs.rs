@@ -123,7 +123,7 @@ pub(crate) fn revoke(
     let mut tx = Transaction::new();
     let entry = CertEntry { revoked: true, ..entry };
     tx.catalog_put(&entry_key(&entry.serial), serde_json::to_vec(&entry)?);
-    audit.why(serde_json::json!({"reason": format!("{reason:?}")})).commit(store, tx, now)?;
+    audit.why_also("reason", format!("{reason:?}").into()).commit(store, tx, now)?;
     Ok(())
 }
 
@@ -140,7 +140,8 @@ pub(crate) fn revoke_preview(ca: &Ca, store: &Store, fqdn: &str, audit: &Audit, 
 
 /// Revokes (cessationOfOperation) every unrevoked certificate with a name at
 /// or below `name` (a preview that expired or was deleted); returns the
-/// serials. `audit` is the note for each (its target becomes the serial).
+/// serials. `audit` is the note for each: its target becomes the serial, and
+/// its reason names the preview beside the revocation reason.
 fn revoke_below(ca: &Ca, store: &Store, name: &str, audit: &Audit, now: SystemTime) -> Result<Vec<String>, ApiError> {
     let mut serials = BTreeSet::new();
     for prefix in subtree_prefixes(name) {
@@ -151,7 +152,8 @@ fn revoke_below(ca: &Ca, store: &Store, name: &str, audit: &Audit, now: SystemTi
     let mut revoked = Vec::new();
     for serial in serials {
         let Some(entry) = get(store, &serial)?.filter(|e| !e.revoked) else { continue };
-        revoke(ca, store, entry, RevocationReason::CessationOfOperation, audit.clone().target(&serial), now)?;
+        let audit = audit.clone().target(&serial).why_also("preview", name.into());
+        revoke(ca, store, entry, RevocationReason::CessationOfOperation, audit, now)?;
         revoked.push(serial);
     }
     Ok(revoked)

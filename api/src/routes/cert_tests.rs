@@ -277,12 +277,18 @@ async fn a_previews_certificates_are_revoked_when_it_is_deleted_or_expires() {
     let revocations: Vec<_> =
         audit.body["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "cert.revoke").collect();
     assert_eq!(revocations.len(), 2, "{revocations:?}");
-    let mut notes: Vec<_> = revocations.iter().map(|e| (e["target"].as_str(), e["why"]["reason"].as_str())).collect();
+    let mut notes: Vec<_> = revocations
+        .iter()
+        .map(|e| (e["target"].as_str(), e["why"]["reason"].as_str(), e["why"]["preview"].as_str()))
+        .collect();
     notes.sort();
     let cessation = Some("CessationOfOperation");
-    let mut expected = [(Some(eight.as_str()), cessation), (Some(seven.as_str()), cessation)];
+    let mut expected = [
+        (Some(eight.as_str()), cessation, Some("pr-8.web.hr.preview.apps.company.com")),
+        (Some(seven.as_str()), cessation, Some("pr-7.web.hr.preview.apps.company.com")),
+    ];
     expected.sort();
-    assert_eq!(notes, expected, "one note per certificate, its target the serial");
+    assert_eq!(notes, expected, "one note per certificate, its target the serial, its reason naming the preview");
 }
 
 /// Sets the CAA RRset at `owner` (in the platform zone) to one `issue` property for `issuer`.
