@@ -10,12 +10,15 @@
 //! - With 30 stale TXT records at the name, Knot truncates its UDP answer
 //!   (with no records in it), so the CA must ask again over TCP; lego's
 //!   `exec` provider adds the record with `nsupdate`, keeping the others.
+//! - http-01: Knot's zone gives `www` this host's address, which only Knot
+//!   knows (nameplate holds the delegation alone), and the CA fetches
+//!   lego's answer from there.
 //! - With nothing published at Knot (lego's `exec` provider running
 //!   `/bin/true`), the order fails `unauthorized`; with Knot stopped, it
 //!   fails with a `dns` problem naming Knot's address. No certificate.
 
 use std::fs;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,7 +30,7 @@ use nameplate_tests::server::{CmdOutput, run};
 use nameplate_tests::tools::{
     CLIENT_DEADLINE, assert_chain_verifies, lego, lego_files, lego_rfc2136, lego_with_nameplate,
 };
-use nameplate_tests::{Server, dns};
+use nameplate_tests::{Server, dns, free_port, host_address};
 use serde_json::json;
 
 const ZONE: &str = "hr.apps.company.com";
@@ -37,13 +40,16 @@ const KEY: &str = "hr-knot";
 /// Its secret (32 bytes, base64).
 const SECRET: &str = "aHItb3duLWtub3Qtc2VjcmV0LWZvci10aGUtdGVzdHM=";
 
-/// hr's zone as Knot serves it; its nameserver is Knot itself. With
-/// `filler`, the challenge name holds 30 stale TXT records, too many for
+/// `www`'s address where no test fetches from it (TEST-NET-1).
+const NO_HTTP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 80));
+
+/// hr's zone as Knot serves it; its nameserver is Knot itself, `www` is at
+/// address `www`. With `filler`, the challenge name holds 30 stale TXT records, too many for
 /// a UDP answer (EDNS 1232): Knot's UDP answer is truncated and carries
 /// no records, so the CA has to ask again over TCP.
-fn zone_file(filler: bool) -> String {
+fn zone_file(filler: bool, www: IpAddr) -> String {
     let mut text = format!(
-        "$ORIGIN {ZONE}.\n$TTL 60\n@ SOA ns1 hostmaster 1 3600 600 86400 30\n@ NS ns1\nns1 A 127.0.0.1\nwww A 192.0.2.80\n"
+        "$ORIGIN {ZONE}.\n$TTL 60\n@ SOA ns1 hostmaster 1 3600 600 86400 30\n@ NS ns1\nns1 A 127.0.0.1\nwww A {www}\n"
     );
     if filler {
         for i in 10..40 {
@@ -55,16 +61,17 @@ fn zone_file(filler: bool) -> String {
 
 /// hr's own nameserver: Knot on loopback with hr's zone (see
 /// [`zone_file`]), accepting UPDATEs signed with `KEY`.
-fn knot(dir: &Path, filler: bool) -> Knot {
+fn knot(dir: &Path, filler: bool, www: IpAddr) -> Knot {
     let key = (KEY.to_owned(), SECRET.to_owned());
-    Knot::start(dir, ZONE, &zone_file(filler), &key).expect("knotd starts (apt-get install knot)")
+    Knot::start(dir, ZONE, &zone_file(filler, www), &key).expect("knotd starts (apt-get install knot)")
 }
 
 /// nameplate (pre-authorization off, delegated nameservers asked on
-/// `knot.port()`) with team hr, whose owner has delegated hr's zone to
-/// `ns1.hr.apps.company.com` = 127.0.0.1 through the API.
-fn setup(dir: &Path, knot: SocketAddr) -> (Server, Api) {
-    let config = format!("[acme]\npre_authorize = false\nexternal_dns_port = {}\n", knot.port());
+/// `knot.port()`, `more` in its `[acme]` table) with team hr, whose owner
+/// has delegated hr's zone to `ns1.hr.apps.company.com` = 127.0.0.1
+/// through the API.
+fn setup(dir: &Path, knot: SocketAddr, more: &str) -> (Server, Api) {
+    let config = format!("[acme]\npre_authorize = false\nexternal_dns_port = {}\n{more}", knot.port());
     let (server, admin) = start_with_team_https(dir, &config, "hr");
     let owner = admin.with_token(&mint(&admin, "hr", "owner"));
     let zone = json!({"name": ZONE, "team": "hr", "kind": "external",
@@ -124,8 +131,8 @@ fn check_issued(dir: &Path, lego_dir: &Path, admin: &Api) {
 #[test]
 fn lego_gets_a_certificate_through_dns01_answered_by_the_teams_knot() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let knot = knot(&dir.path().join("knot"), false);
-    let (server, admin) = setup(dir.path(), knot.addr());
+    let knot = knot(&dir.path().join("knot"), false, NO_HTTP);
+    let (server, admin) = setup(dir.path(), knot.addr(), "");
     let lego_dir = dir.path().join("lego");
     let cmd = lego_rfc2136(&lego_dir, knot.addr(), &(KEY.to_owned(), SECRET.to_owned()));
     let out = run_lego(&mut with_acme(cmd, &server, &admin));
@@ -137,12 +144,28 @@ fn lego_gets_a_certificate_through_dns01_answered_by_the_teams_knot() {
 #[test]
 fn a_truncated_udp_answer_is_asked_again_over_tcp() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let knot = knot(&dir.path().join("knot"), true);
-    let (server, admin) = setup(dir.path(), knot.addr());
+    let knot = knot(&dir.path().join("knot"), true, NO_HTTP);
+    let (server, admin) = setup(dir.path(), knot.addr(), "");
     let udp = dns::ask(knot.addr(), &format!("_acme-challenge.{NAME}"), RecordType::TXT).expect("Knot answers");
     assert!(udp.metadata.truncation && udp.answers.is_empty(), "Knot truncates the TXT answer over UDP: {udp:?}");
     let lego_dir = dir.path().join("lego");
     let cmd = lego_exec(&lego_dir, server.addr(), &nsupdate_script(dir.path(), knot.addr()));
+    let out = run_lego(&mut with_acme(cmd, &server, &admin));
+    assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}\nknot:\n{}", out.text(), server.log_tail(), knot.log());
+    check_issued(dir.path(), &lego_dir, &admin);
+}
+
+#[test]
+fn lego_gets_a_certificate_through_http01_from_the_address_at_the_teams_knot() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let knot = knot(&dir.path().join("knot"), false, host_address());
+    let port = free_port().expect("port");
+    let (server, admin) = setup(dir.path(), knot.addr(), &format!("http01_port = {port}\n"));
+    let here = dns::ask(server.addr(), NAME, RecordType::A).expect("nameplate answers");
+    assert!(here.answers.is_empty(), "nameplate holds no address for {NAME}, only the delegation: {here:?}");
+    let lego_dir = dir.path().join("lego");
+    let mut cmd = lego(&lego_dir);
+    cmd.args(["--http", "--http.port", &format!(":{port}")]);
     let out = run_lego(&mut with_acme(cmd, &server, &admin));
     assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}\nknot:\n{}", out.text(), server.log_tail(), knot.log());
     check_issued(dir.path(), &lego_dir, &admin);
@@ -164,8 +187,8 @@ fn order_fails(dir: &Path, server: &Server, admin: &Api, problem: &str) -> Strin
 #[test]
 fn without_the_record_at_knot_the_order_fails_unauthorized() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let knot = knot(&dir.path().join("knot"), false);
-    let (server, admin) = setup(dir.path(), knot.addr());
+    let knot = knot(&dir.path().join("knot"), false, NO_HTTP);
+    let (server, admin) = setup(dir.path(), knot.addr(), "");
     let text = order_fails(dir.path(), &server, &admin, "unauthorized");
     assert!(text.contains(&format!("_acme-challenge.{NAME}")), "{text}");
 }
@@ -173,9 +196,9 @@ fn without_the_record_at_knot_the_order_fails_unauthorized() {
 #[test]
 fn with_knot_stopped_the_order_fails_with_a_dns_problem_naming_it() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let knot = knot(&dir.path().join("knot"), false);
+    let knot = knot(&dir.path().join("knot"), false, NO_HTTP);
     let addr = knot.addr();
-    let (server, admin) = setup(dir.path(), addr);
+    let (server, admin) = setup(dir.path(), addr, "");
     drop(knot);
     let text = order_fails(dir.path(), &server, &admin, "dns");
     assert!(text.contains(&addr.to_string()), "the problem names Knot's address {addr}:\n{text}");

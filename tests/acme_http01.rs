@@ -11,29 +11,18 @@
 //! the CA refuses to fetch from loopback addresses (it must not probe its
 //! own host), so a record of 127.0.0.1 fails by design.
 
-use std::net::{IpAddr, UdpSocket};
+use std::net::IpAddr;
 use std::path::Path;
 
 use nameplate_tests::api::{Api, eab_key, served_root, start_with_team_https};
 use nameplate_tests::server::{CmdOutput, run};
 use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego, lego_files, lego_with_nameplate};
-use nameplate_tests::{Server, free_port};
+use nameplate_tests::{Server, free_port, host_address};
 use serde_json::json;
 
 const NAME: &str = "web.hr.prod.apps.company.com";
 const WILDCARD: &str = "*.hr.prod.apps.company.com";
 const RRSETS: &str = "/api/v1/zones/apps.company.com/rrsets";
-
-/// This host's IPv4 address on the interface of its default route: the
-/// source address the kernel picks for a datagram to a TEST-NET-3 address
-/// (`connect` on UDP sends nothing).
-fn host_address() -> IpAddr {
-    let socket = UdpSocket::bind("0.0.0.0:0").expect("udp socket");
-    socket.connect("203.0.113.1:9").expect("this test needs a non-loopback IPv4 route (the CA never fetches loopback)");
-    let ip = socket.local_addr().expect("local address").ip();
-    assert!(!ip.is_loopback() && !ip.is_unspecified(), "no non-loopback IPv4 address here: {ip}");
-    ip
-}
 
 /// nameplate with team hr, pre-authorization off and http-01 fetched from
 /// `http01_port`; `NAME` has an A record of `address`.

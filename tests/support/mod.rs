@@ -21,6 +21,6 @@ pub mod server;
 pub mod tools;
 
 pub use dns::{Summary, Transport};
-pub use paths::{free_port, nameplate_bin, shared_dir, workspace_root};
+pub use paths::{free_port, host_address, nameplate_bin, shared_dir, workspace_root};
 pub use peers::Peers;
 pub use server::{Server, zone_export, zone_import};

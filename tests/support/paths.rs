@@ -1,8 +1,9 @@
-//! Where things are: the binary under test, the shared directory, free ports.
+//! Where things are: the binary under test, the shared directory, free
+//! ports, this host's address.
 
 use std::collections::HashSet;
 use std::env;
-use std::net::{TcpListener, UdpSocket};
+use std::net::{IpAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -60,6 +61,18 @@ pub fn nameplate_bin() -> Result<PathBuf> {
         beside.display(),
         in_workspace.display()
     )
+}
+
+/// This host's IPv4 address on the interface of its default route: the
+/// source address the kernel picks for a datagram to a TEST-NET-3 address
+/// (`connect` on UDP sends nothing). For http-01 tests: the CA never
+/// fetches from loopback addresses.
+pub fn host_address() -> IpAddr {
+    let socket = UdpSocket::bind("0.0.0.0:0").expect("udp socket");
+    socket.connect("203.0.113.1:9").expect("this test needs a non-loopback IPv4 route (the CA never fetches loopback)");
+    let ip = socket.local_addr().expect("local address").ip();
+    assert!(!ip.is_loopback() && !ip.is_unspecified(), "no non-loopback IPv4 address here: {ip}");
+    ip
 }
 
 /// A loopback port in 20000..40000 that is free for both UDP and TCP right
