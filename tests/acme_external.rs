@@ -28,7 +28,7 @@ use nameplate_tests::acme_peers::Knot;
 use nameplate_tests::api::{Api, eab_key, mint, served_root, start_with_team_https};
 use nameplate_tests::server::{CmdOutput, run};
 use nameplate_tests::tools::{
-    CLIENT_DEADLINE, assert_chain_verifies, lego, lego_files, lego_rfc2136, lego_with_nameplate,
+    CLIENT_DEADLINE, assert_chain_verifies, lego, lego_files, lego_http01, lego_rfc2136, lego_with_nameplate,
 };
 use nameplate_tests::{Server, dns, free_port, host_address};
 use serde_json::json;
@@ -43,10 +43,10 @@ const SECRET: &str = "aHItb3duLWtub3Qtc2VjcmV0LWZvci10aGUtdGVzdHM=";
 /// `www`'s address where no test fetches from it (TEST-NET-1).
 const NO_HTTP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 80));
 
-/// hr's zone as Knot serves it; its nameserver is Knot itself, `www` is at
-/// address `www`. With `filler`, the challenge name holds 30 stale TXT records, too many for
-/// a UDP answer (EDNS 1232): Knot's UDP answer is truncated and carries
-/// no records, so the CA has to ask again over TCP.
+/// hr's zone as Knot serves it: its nameserver is Knot itself, and `www`
+/// has the address `www`. With `filler`, the challenge name holds 30 stale
+/// TXT records, too many for a UDP answer (EDNS 1232): Knot's UDP answer is
+/// truncated and carries no records, so the CA has to ask again over TCP.
 fn zone_file(filler: bool, www: IpAddr) -> String {
     let mut text = format!(
         "$ORIGIN {ZONE}.\n$TTL 60\n@ SOA ns1 hostmaster 1 3600 600 86400 30\n@ NS ns1\nns1 A 127.0.0.1\nwww A {www}\n"
@@ -67,11 +67,14 @@ fn knot(dir: &Path, filler: bool, www: IpAddr) -> Knot {
 }
 
 /// nameplate (pre-authorization off, delegated nameservers asked on
-/// `knot.port()`, `more` in its `[acme]` table) with team hr, whose owner
-/// has delegated hr's zone to `ns1.hr.apps.company.com` = 127.0.0.1
-/// through the API.
-fn setup(dir: &Path, knot: SocketAddr, more: &str) -> (Server, Api) {
-    let config = format!("[acme]\npre_authorize = false\nexternal_dns_port = {}\n{more}", knot.port());
+/// `knot.port()`, http-01 fetched from `http01_port` when given) with team
+/// hr, whose owner has delegated hr's zone to `ns1.hr.apps.company.com` =
+/// 127.0.0.1 through the API.
+fn setup(dir: &Path, knot: SocketAddr, http01_port: Option<u16>) -> (Server, Api) {
+    let mut config = format!("[acme]\npre_authorize = false\nexternal_dns_port = {}\n", knot.port());
+    if let Some(port) = http01_port {
+        config.push_str(&format!("http01_port = {port}\n"));
+    }
     let (server, admin) = start_with_team_https(dir, &config, "hr");
     let owner = admin.with_token(&mint(&admin, "hr", "owner"));
     let zone = json!({"name": ZONE, "team": "hr", "kind": "external",
@@ -132,7 +135,7 @@ fn check_issued(dir: &Path, lego_dir: &Path, admin: &Api) {
 fn lego_gets_a_certificate_through_dns01_answered_by_the_teams_knot() {
     let dir = tempfile::tempdir().expect("temp dir");
     let knot = knot(&dir.path().join("knot"), false, NO_HTTP);
-    let (server, admin) = setup(dir.path(), knot.addr(), "");
+    let (server, admin) = setup(dir.path(), knot.addr(), None);
     let lego_dir = dir.path().join("lego");
     let cmd = lego_rfc2136(&lego_dir, knot.addr(), &(KEY.to_owned(), SECRET.to_owned()));
     let out = run_lego(&mut with_acme(cmd, &server, &admin));
@@ -145,7 +148,7 @@ fn lego_gets_a_certificate_through_dns01_answered_by_the_teams_knot() {
 fn a_truncated_udp_answer_is_asked_again_over_tcp() {
     let dir = tempfile::tempdir().expect("temp dir");
     let knot = knot(&dir.path().join("knot"), true, NO_HTTP);
-    let (server, admin) = setup(dir.path(), knot.addr(), "");
+    let (server, admin) = setup(dir.path(), knot.addr(), None);
     let udp = dns::ask(knot.addr(), &format!("_acme-challenge.{NAME}"), RecordType::TXT).expect("Knot answers");
     assert!(udp.metadata.truncation && udp.answers.is_empty(), "Knot truncates the TXT answer over UDP: {udp:?}");
     let lego_dir = dir.path().join("lego");
@@ -160,13 +163,11 @@ fn lego_gets_a_certificate_through_http01_from_the_address_at_the_teams_knot() {
     let dir = tempfile::tempdir().expect("temp dir");
     let knot = knot(&dir.path().join("knot"), false, host_address());
     let port = free_port().expect("port");
-    let (server, admin) = setup(dir.path(), knot.addr(), &format!("http01_port = {port}\n"));
+    let (server, admin) = setup(dir.path(), knot.addr(), Some(port));
     let here = dns::ask(server.addr(), NAME, RecordType::A).expect("nameplate answers");
     assert!(here.answers.is_empty(), "nameplate holds no address for {NAME}, only the delegation: {here:?}");
     let lego_dir = dir.path().join("lego");
-    let mut cmd = lego(&lego_dir);
-    cmd.args(["--http", "--http.port", &format!(":{port}")]);
-    let out = run_lego(&mut with_acme(cmd, &server, &admin));
+    let out = run_lego(&mut with_acme(lego_http01(&lego_dir, port), &server, &admin));
     assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}\nknot:\n{}", out.text(), server.log_tail(), knot.log());
     check_issued(dir.path(), &lego_dir, &admin);
 }
@@ -188,7 +189,7 @@ fn order_fails(dir: &Path, server: &Server, admin: &Api, problem: &str) -> Strin
 fn without_the_record_at_knot_the_order_fails_unauthorized() {
     let dir = tempfile::tempdir().expect("temp dir");
     let knot = knot(&dir.path().join("knot"), false, NO_HTTP);
-    let (server, admin) = setup(dir.path(), knot.addr(), "");
+    let (server, admin) = setup(dir.path(), knot.addr(), None);
     let text = order_fails(dir.path(), &server, &admin, "unauthorized");
     assert!(text.contains(&format!("_acme-challenge.{NAME}")), "{text}");
 }
@@ -198,7 +199,7 @@ fn with_knot_stopped_the_order_fails_with_a_dns_problem_naming_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let knot = knot(&dir.path().join("knot"), false, NO_HTTP);
     let addr = knot.addr();
-    let (server, admin) = setup(dir.path(), addr, "");
+    let (server, admin) = setup(dir.path(), addr, None);
     drop(knot);
     let text = order_fails(dir.path(), &server, &admin, "dns");
     assert!(text.contains(&addr.to_string()), "the problem names Knot's address {addr}:\n{text}");

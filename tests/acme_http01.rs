@@ -16,7 +16,7 @@ use std::path::Path;
 
 use nameplate_tests::api::{Api, eab_key, served_root, start_with_team_https};
 use nameplate_tests::server::{CmdOutput, run};
-use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego, lego_files, lego_with_nameplate};
+use nameplate_tests::tools::{CLIENT_DEADLINE, assert_chain_verifies, lego_files, lego_http01, lego_with_nameplate};
 use nameplate_tests::{Server, free_port, host_address};
 use serde_json::json;
 
@@ -38,8 +38,8 @@ fn setup(dir: &Path, http01_port: u16, address: IpAddr) -> (Server, Api) {
 /// `lego --http --http.port :PORT` for `names` against nameplate's
 /// directory, with a fresh EAB key of hr's, state in `path`.
 fn lego_http(path: &Path, server: &Server, admin: &Api, port: u16, names: &[&str]) -> CmdOutput {
-    let mut cmd = lego(path);
-    lego_with_nameplate(&mut cmd, server, &eab_key(admin, "hr")).args(["--http", "--http.port", &format!(":{port}")]);
+    let mut cmd = lego_http01(path, port);
+    lego_with_nameplate(&mut cmd, server, &eab_key(admin, "hr"));
     for name in names {
         cmd.args(["-d", name]);
     }

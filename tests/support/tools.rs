@@ -72,6 +72,14 @@ pub fn lego(path: &Path) -> Command {
     cmd
 }
 
+/// A [`lego`] command that solves http-01 itself, serving the challenge on
+/// `port` of every address.
+pub fn lego_http01(path: &Path, port: u16) -> Command {
+    let mut cmd = lego(path);
+    cmd.args(["--http", "--http.port", &format!(":{port}")]);
+    cmd
+}
+
 /// Points `cmd` ([`lego`]) at the ACME directory of `server` (started with
 /// [`Server::start_https`]) over TLS, trusting only its root, with the EAB
 /// key `eab` = (key id, HMAC key).
