@@ -87,15 +87,21 @@ impl Undo {
     /// all of it or none (once [`Undo::open`] has run again). A set of one
     /// write is applied as it is. Not flushed.
     pub fn apply(&self, set: WriteSet) -> sled::Result<()> {
+        self.apply_each(set, Write::apply)
+    }
+
+    /// [`Undo::apply`] with `apply` making each write of the set (the
+    /// rollback always uses [`Write::apply`]); tests inject failures here.
+    fn apply_each(&self, set: WriteSet, apply: impl Fn(&Write) -> sled::Result<()>) -> sled::Result<()> {
         if let [only] = set.writes.as_slice() {
-            return only.apply();
+            return apply(only);
         }
         if set.is_empty() {
             return Ok(());
         }
         let (key, before) = self.begin(&set)?;
         for (done, write) in set.writes.iter().enumerate() {
-            if let Err(error) = write.apply() {
+            if let Err(error) = apply(write) {
                 // Undo at once what was written; should that fail too (sled
                 // fails every write after an I/O error), the next open does.
                 if before[..done].iter().try_for_each(Write::apply).is_ok() {
@@ -288,6 +294,33 @@ pub(crate) mod tests {
             "every key as it was before the set"
         );
         assert!(undo.log.is_empty());
+    }
+
+    #[test]
+    fn a_set_whose_write_fails_is_rolled_back_at_once() {
+        let (_dir, db) = temp();
+        let undo = Undo::open(&db).unwrap();
+        let other = db.open_tree("other").unwrap();
+        db.insert("a", "old").unwrap();
+        db.insert("kept", "x").unwrap();
+        let writes = std::cell::Cell::new(0);
+        // Three writes land; the fourth (`a` again) fails, as sled fails
+        // every write after an I/O error.
+        let failing = |write: &Write| {
+            writes.set(writes.get() + 1);
+            if writes.get() == 4 {
+                return Err(sled::Error::Io(io::Error::other("injected")));
+            }
+            write.apply()
+        };
+        let error = undo.apply_each(four_writes(&db, &other, "kept"), failing).unwrap_err();
+        assert!(error.to_string().contains("injected"), "{error}");
+        assert_eq!(
+            (value(&db, "a"), value(&other, "b"), value(&db, "kept")),
+            (Some(b"old".to_vec()), None, Some(b"x".to_vec())),
+            "every key as it was before the set, without a reopen"
+        );
+        assert!(undo.log.is_empty(), "nothing left for the next open to roll back");
     }
 
     #[test]
