@@ -256,6 +256,23 @@ pub(crate) mod tests {
         set
     }
 
+    /// A database with its undo and a second tree, holding the values that
+    /// [`four_writes`] (removing `kept`) changes, as before it.
+    fn seeded() -> (tempfile::TempDir, sled::Db, Undo, sled::Tree) {
+        let (dir, db) = temp();
+        let undo = Undo::open(&db).unwrap();
+        let other = db.open_tree("other").unwrap();
+        db.insert("a", "old").unwrap();
+        db.insert("kept", "x").unwrap();
+        (dir, db, undo, other)
+    }
+
+    /// Every key [`four_writes`] writes as [`seeded`] left it.
+    fn assert_as_before(db: &sled::Db, other: &sled::Tree, when: &str) {
+        let now = (value(db, "a"), value(other, "b"), value(db, "kept"));
+        assert_eq!(now, (Some(b"old".to_vec()), None, Some(b"x".to_vec())), "every key as before the set, {when}");
+    }
+
     #[test]
     fn a_set_is_applied_in_order_across_trees_and_leaves_no_entry() {
         let (_dir, db) = temp();
@@ -272,11 +289,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_set_a_crash_interrupted_is_rolled_back_at_open() {
-        let (dir, db) = temp();
-        let undo = Undo::open(&db).unwrap();
-        let other = db.open_tree("other").unwrap();
-        db.insert("a", "old").unwrap();
-        db.insert("kept", "x").unwrap();
+        let (dir, db, undo, other) = seeded();
         let set = four_writes(&db, &other, "kept");
         // What a crash after the entry and three of the four writes leaves.
         undo.begin(&set).unwrap();
@@ -288,21 +301,13 @@ pub(crate) mod tests {
         let db = crate::open_sled(dir.path()).unwrap();
         let undo = Undo::open(&db).unwrap();
         let other = db.open_tree("other").unwrap();
-        assert_eq!(
-            (value(&db, "a"), value(&other, "b"), value(&db, "kept")),
-            (Some(b"old".to_vec()), None, Some(b"x".to_vec())),
-            "every key as it was before the set"
-        );
+        assert_as_before(&db, &other, "after a reopen");
         assert!(undo.log.is_empty());
     }
 
     #[test]
     fn a_set_whose_write_fails_is_rolled_back_at_once() {
-        let (_dir, db) = temp();
-        let undo = Undo::open(&db).unwrap();
-        let other = db.open_tree("other").unwrap();
-        db.insert("a", "old").unwrap();
-        db.insert("kept", "x").unwrap();
+        let (_dir, db, undo, other) = seeded();
         let writes = std::cell::Cell::new(0);
         // Three writes land; the fourth (`a` again) fails, as sled fails
         // every write after an I/O error.
@@ -315,11 +320,7 @@ pub(crate) mod tests {
         };
         let error = undo.apply_each(four_writes(&db, &other, "kept"), failing).unwrap_err();
         assert!(error.to_string().contains("injected"), "{error}");
-        assert_eq!(
-            (value(&db, "a"), value(&other, "b"), value(&db, "kept")),
-            (Some(b"old".to_vec()), None, Some(b"x".to_vec())),
-            "every key as it was before the set, without a reopen"
-        );
+        assert_as_before(&db, &other, "without a reopen");
         assert!(undo.log.is_empty(), "nothing left for the next open to roll back");
     }
 
