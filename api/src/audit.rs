@@ -106,6 +106,20 @@ impl Audit {
         Ok(store.apply(self.transaction(tx)?, now)?)
     }
 
+    /// Records this note alone, durably: the audit of an act outside the
+    /// store, such as a revocation the CA has recorded.
+    pub fn record(self, store: &Store, now: SystemTime) -> Result<(), ApiError> {
+        store.apply(self.event()?, now)?;
+        Ok(())
+    }
+
+    /// A transaction of this note alone ([`Transaction::event`]), to apply.
+    pub fn event(self) -> Result<Transaction, ApiError> {
+        let mut tx = Transaction::new();
+        tx.event(serde_json::to_vec(&self)?);
+        Ok(tx)
+    }
+
     /// `tx` with this note as its audit record, to apply.
     pub fn transaction(self, mut tx: Transaction) -> Result<Transaction, ApiError> {
         tx.audit(serde_json::to_vec(&self)?);

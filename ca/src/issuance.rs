@@ -43,6 +43,15 @@ use crate::pki::{
     IssuedCert, Issuer, KeyKind, KeyType, LeafKey, ReservedSerial, RevocationReason,
 };
 
+/// How [`CertRecord::owner`] names the team a certificate was issued to.
+const TEAM_OWNER: &str = "team:";
+
+/// The team a recorded certificate was issued to: empty for one that an
+/// ACME account bound to no team ordered.
+pub fn team_of(record: &CertRecord) -> &str {
+    record.owner.strip_prefix(TEAM_OWNER).unwrap_or_default()
+}
+
 /// Why direct issuance, revocation or a CRL failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -155,7 +164,7 @@ impl Ca {
 
     /// [`Ca::open`] with the records in `database` (the zone store's, in
     /// the server: [`zones::Store::database`]), so that one flush makes a
-    /// certificate's record and its catalog entry durable.
+    /// certificate's record and its audit note durable.
     pub fn open_in(
         dir: &Path,
         database: &Arc<GroupFlush>,
@@ -250,7 +259,7 @@ impl Ca {
         let issuer = self.issuer_for(approved.names())?;
         let names = approved.names().to_vec();
         let cert = issuer.issue(approved, key, serial, now)?;
-        let owner = format!("team:{team}");
+        let owner = format!("{TEAM_OWNER}{team}");
         let meta = CertMeta { region: issuer.region().to_owned(), names, not_after: cert.not_after, owner };
         self.store.record_issued(&cert, meta)?;
         Ok((cert, issuer))
@@ -417,7 +426,7 @@ mod tests {
         let lifetime = issued.cert.not_after.duration_since(now).unwrap().as_secs();
         assert!((24 * 3600 - 1..=24 * 3600).contains(&lifetime), "{lifetime}");
         let record = ca.store().get(&issued.cert.serial_hex).unwrap().unwrap();
-        assert_eq!((record.owner.as_str(), record.names.clone()), ("team:hr", d.names().to_vec()));
+        assert_eq!((team_of(&record), record.names.clone()), ("hr", d.names().to_vec()));
         let before = ca.crl("default", now).unwrap();
         assert_eq!(ca.crl("default", now).unwrap(), before, "cached until a revocation");
         ca.store().revoke(&issued.cert.serial_hex, RevocationReason::CessationOfOperation, now).unwrap();

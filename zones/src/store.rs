@@ -223,7 +223,7 @@ impl Store {
     /// Stages every operation of `tx` (see [`Store::apply`]) and, if it
     /// changes anything, its audit record.
     fn stage(&self, tx: Transaction, writer: &Writer, now: SystemTime) -> Result<Stage, Error> {
-        let Transaction { zone_ops, catalog, audit } = tx;
+        let Transaction { zone_ops, catalog, audit, event } = tx;
         // Only zone operations need the zones and their metadata as they
         // will be; a catalog write does not copy them.
         let mut stage = if zone_ops.is_empty() {
@@ -241,6 +241,7 @@ impl Store {
                 None => stage.remove(catalog_key(&key)),
             }
         }
+        stage.changed |= event && audit.is_some();
         if stage.changed
             && let Some(note) = audit
         {
@@ -1018,6 +1019,19 @@ mod tests {
     fn audited(tx: &mut Transaction, note: &str) -> Transaction {
         tx.audit(note.as_bytes().to_vec());
         std::mem::take(tx)
+    }
+
+    #[test]
+    fn an_event_is_recorded_alone_and_a_plain_note_is_not() {
+        let (_dir, store) = store();
+        store.apply(audited(&mut Transaction::new(), "nothing changed"), now()).unwrap();
+        let mut tx = Transaction::new();
+        tx.event(b"issued elsewhere".to_vec());
+        assert!(!tx.is_empty());
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(store.apply_catalog(tx, now())).unwrap();
+        let notes: Vec<_> = store.audit_log(0).map(|r| r.unwrap().note).collect();
+        assert_eq!(notes, vec![b"issued elsewhere".to_vec()]);
     }
 
     #[test]

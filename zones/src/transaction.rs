@@ -29,6 +29,8 @@ pub struct Transaction {
     pub(crate) zone_ops: Vec<ZoneOp>,
     pub(crate) catalog: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     pub(crate) audit: Option<Vec<u8>>,
+    /// The audit record is written even if nothing else changes.
+    pub(crate) event: bool,
 }
 
 impl Transaction {
@@ -76,8 +78,17 @@ impl Transaction {
         self
     }
 
+    /// Records `note` in the audit log even when the transaction changes
+    /// nothing else: the record of an act outside the store, such as a
+    /// certificate the CA has recorded in its own trees.
+    pub fn event(&mut self, note: Vec<u8>) -> &mut Self {
+        self.audit = Some(note);
+        self.event = true;
+        self
+    }
+
     /// Whether the transaction holds nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.zone_ops.is_empty() && self.catalog.is_empty()
+        self.zone_ops.is_empty() && self.catalog.is_empty() && !self.event
     }
 }

@@ -63,10 +63,13 @@ async fn an_issued_certificate_survives_a_crash() {
     let child = CrashChild::run("routes::cert_tests::an_issued_certificate_survives_a_crash", CRASH_CHILD);
     let serial = child.line("serial=");
     let store = zones::Store::open(&child.dir().join("data")).unwrap();
-    let entry = crate::certs::get(&store, serial).unwrap();
-    assert_eq!(entry.map(|e| e.names), Some(vec!["shop.web.dev.apps.company.com".to_owned()]), "the catalog entry");
     let ca = Ca::open_in(&child.dir().join("ca"), store.database(), &spec(), "nameplate", FixedClock.now()).unwrap();
-    assert!(ca.store().get(serial).unwrap().is_some(), "the CA's record of {serial} is on disk");
+    let record = ca.store().get(serial).unwrap();
+    assert_eq!(record.map(|r| r.names), Some(vec!["shop.web.dev.apps.company.com".to_owned()]), "the CA's record");
+    let name = "shop.web.dev.apps.company.com";
+    assert!(ca.store().serials_at_or_below(name).unwrap().contains(serial), "its name is indexed");
+    let notes: Vec<_> = store.audit_log(0).map(|r| String::from_utf8(r.unwrap().note).unwrap()).collect();
+    assert!(notes.iter().any(|n| n.contains("cert.issue") && n.contains(serial)), "audited: {notes:?}");
 }
 
 /// `POST /api/v1/certs` with `body`.

@@ -9,7 +9,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use ca::issuance::{Ca, KeyRequest};
+use ca::issuance::{Ca, KeyRequest, team_of};
 use ca::pki::{KeyType, RevocationReason};
 use policy::{CertKeyType, CertRequest, Profile};
 use serde::{Deserialize, Serialize};
@@ -141,15 +141,16 @@ pub(crate) async fn revoke(
     state
         .write(move |store, now| {
             let unknown = || ApiError::NotFound(format!("no certificate {serial}"));
-            let entry = certs::get(store, &serial)?.ok_or_else(unknown)?;
-            if !by.is_admin() && (by.team != entry.team || by.role == crate::Role::Ci) {
+            let record = certs::get(&ca, &serial)?.ok_or_else(unknown)?;
+            let team = team_of(&record);
+            if !by.is_admin() && (by.team != team || by.role == crate::Role::Ci) {
                 return Err(ApiError::Forbidden(format!("certificate {serial} is not team {}'s to revoke", by.team)));
             }
-            if entry.revoked {
+            if record.revoked.is_some() {
                 return Err(ApiError::Conflict(format!("certificate {serial} is already revoked")));
             }
-            let audit = Audit::by(&by, &entry.team, "cert.revoke", &serial);
-            certs::revoke(&ca, store, entry, reason, audit, now)
+            let audit = Audit::by(&by, team, "cert.revoke", &serial);
+            certs::revoke(&ca, store, &record, reason, audit, now)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,11 +2,18 @@
 //! revocations and CRL numbers.
 //!
 //! Trees: `ca.serials` (serial -> empty, reserved before signing),
-//! `ca.certs` (serial -> JSON [`CertRecord`]), `ca.revoked`
+//! `ca.certs` (serial -> JSON [`CertRecord`]), `ca.names` (`<name, labels
+//! reversed>/<serial hex>` -> empty, one per certified name), `ca.revoked`
 //! (`region 0x00 serial` -> JSON [`RevokedEntry`]) and `ca.crl_numbers`
 //! (region -> big-endian u64). Every write is flushed before the call
-//! returns; concurrent calls share their flushes ([`zones::GroupFlush`]).
+//! returns, except a certificate's record ([`CertStore::record_issued`]);
+//! concurrent calls share their flushes ([`zones::GroupFlush`]).
+//!
+//! The reversed names (`com.company.apps.preview.hr.web.pr-1`) let
+//! [`CertStore::serials_at_or_below`] find every certificate at or below a
+//! name (a preview's) with two prefix scans.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -148,6 +155,7 @@ pub struct CertStore {
     flushes: Arc<zones::GroupFlush>,
     serials: sled::Tree,
     certs: sled::Tree,
+    names: sled::Tree,
     revoked: sled::Tree,
     crl_numbers: sled::Tree,
     rng: SystemRandom,
@@ -165,18 +173,35 @@ struct SerialPool {
 
 impl CertStore {
     /// Opens the CA's trees in the database of `flushes`, sharing its
-    /// flushes with the other stores there.
+    /// flushes with the other stores there. A database whose certificates
+    /// have no name index yet (written before there was one) gets it.
     pub fn open(flushes: &Arc<zones::GroupFlush>) -> Result<CertStore, Error> {
         let db = flushes.db();
-        Ok(CertStore {
+        let store = CertStore {
             flushes: Arc::clone(flushes),
             serials: db.open_tree("ca.serials")?,
             certs: db.open_tree("ca.certs")?,
+            names: db.open_tree("ca.names")?,
             revoked: db.open_tree("ca.revoked")?,
             crl_numbers: db.open_tree("ca.crl_numbers")?,
             rng: SystemRandom::new(),
             pool: Arc::default(),
-        })
+        };
+        if store.names.is_empty() && !store.certs.is_empty() {
+            store.index_names()?;
+        }
+        Ok(store)
+    }
+
+    /// Indexes the names of every recorded certificate, flushed.
+    fn index_names(&self) -> Result<(), Error> {
+        for kv in self.certs.iter() {
+            let record: CertRecord = decode(&kv?.1)?;
+            for name in &record.names {
+                self.names.insert(name_key(name, &record.serial), &[])?;
+            }
+        }
+        self.flush()
     }
 
     /// A fresh random serial that is already recorded as used and flushed,
@@ -236,11 +261,15 @@ impl CertStore {
         Ok(self.serials.contains_key(serial)?)
     }
 
-    /// Records an issued certificate, without waiting for the disk: it is
-    /// durable once [`CertStore::flush`] (or any flush of the same database
-    /// that began after this call) returns, and must not be handed out
-    /// before.
+    /// Records an issued certificate and indexes its names, without waiting
+    /// for the disk: it is durable once [`CertStore::flush`] (or any flush
+    /// of the same database that began after this call) returns, and must
+    /// not be handed out before. The names go first: sled recovers a prefix
+    /// of its log, so a record that survives a crash has its names.
     pub fn record_issued(&self, cert: &IssuedCert, meta: CertMeta) -> Result<(), Error> {
+        for name in &meta.names {
+            self.names.insert(name_key(name, &cert.serial_hex), &[])?;
+        }
         let record = CertRecord {
             serial: cert.serial_hex.clone(),
             region: meta.region,
@@ -281,6 +310,20 @@ impl CertStore {
             record.revoked = Some(decode(&entry)?);
         }
         Ok(Some(record))
+    }
+
+    /// The serials (hex) of every certificate with a name equal to `name`
+    /// or below it, revoked or not.
+    pub fn serials_at_or_below(&self, name: &str) -> Result<BTreeSet<String>, Error> {
+        let mut serials = BTreeSet::new();
+        for prefix in subtree_prefixes(name) {
+            for key in self.names.scan_prefix(prefix).keys() {
+                let key = key?;
+                let serial = key.rsplit(|b| *b == b'/').next().unwrap_or_default();
+                serials.insert(String::from_utf8_lossy(serial).into_owned());
+            }
+        }
+        Ok(serials)
     }
 
     /// Revokes a certificate. A second revocation gives
@@ -329,6 +372,24 @@ fn fill_serial(rng: &SystemRandom) -> Result<[u8; SERIAL_LEN], Error> {
     rng.fill(&mut serial).map_err(|_| Error::Rng)?;
     serial[0] = (serial[0] & 0x7f) | 0x40;
     Ok(serial)
+}
+
+/// `<name, labels reversed>/<serial hex>`.
+fn name_key(name: &str, serial_hex: &str) -> Vec<u8> {
+    format!("{}/{serial_hex}", reversed(name)).into_bytes()
+}
+
+/// The prefixes of the [`name_key`]s of `name` itself and of every name
+/// below it.
+fn subtree_prefixes(name: &str) -> [Vec<u8>; 2] {
+    let name = reversed(name);
+    [format!("{name}/").into_bytes(), format!("{name}.").into_bytes()]
+}
+
+/// `a.b.c` -> `c.b.a`, lowercase.
+fn reversed(name: &str) -> String {
+    let lower = name.trim_end_matches('.').to_ascii_lowercase();
+    lower.rsplit('.').collect::<Vec<_>>().join(".")
 }
 
 fn revoked_key(region: &str, serial: &[u8]) -> Vec<u8> {
@@ -453,6 +514,53 @@ mod tests {
         assert_eq!(store.revoked("eu").unwrap(), vec![entry]);
         assert!(store.revoked("e").unwrap().is_empty());
         assert!(store.revoked("default").unwrap().is_empty());
+    }
+
+    #[test]
+    fn names_reverse_for_subtree_scans() {
+        assert_eq!(reversed("pr-1.web.hr.preview.apps.company.com."), "com.company.apps.preview.hr.web.pr-1");
+        assert_eq!(reversed("*.x.Apps.com"), "com.apps.x.*");
+        assert_eq!(name_key("a.b", "ff"), b"b.a/ff".to_vec());
+    }
+
+    #[test]
+    fn a_subtree_scan_finds_the_name_and_below_but_not_siblings() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CertStore::open(&zones::GroupFlush::shared(&sled::open(dir.path()).unwrap())).unwrap();
+        let preview = "pr-7.web.hr.preview.apps.company.com";
+        let mut expected = BTreeSet::new();
+        let names = [
+            (preview, true),
+            ("*.pr-7.web.hr.preview.apps.company.com", true),
+            ("a.b.PR-7.web.hr.preview.apps.company.com.", true),
+            ("pr-70.web.hr.preview.apps.company.com", false),
+            ("web.hr.preview.apps.company.com", false),
+        ];
+        for (name, below) in names {
+            let serial = store.reserve_serial().unwrap();
+            let meta = CertMeta { names: vec![name.to_owned()], ..meta("eu") };
+            store.record_issued(&issued(&serial), meta).unwrap();
+            if below {
+                expected.insert(serial.hex());
+            }
+        }
+        assert_eq!(store.serials_at_or_below(preview).unwrap(), expected);
+        assert!(store.serials_at_or_below("other.apps.company.com").unwrap().is_empty());
+    }
+
+    #[test]
+    fn certificates_recorded_without_a_name_index_get_one_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let serial = {
+            let store = CertStore::open(&zones::GroupFlush::shared(&sled::open(dir.path()).unwrap())).unwrap();
+            let serial = store.reserve_serial().unwrap();
+            store.record_issued(&issued(&serial), meta("eu")).unwrap();
+            store.names.clear().unwrap();
+            store.flush().unwrap();
+            serial.hex()
+        };
+        let store = CertStore::open(&zones::GroupFlush::shared(&reopen(dir.path()))).unwrap();
+        assert_eq!(store.serials_at_or_below("a.apps.company.com").unwrap(), BTreeSet::from([serial]));
     }
 
     #[test]

@@ -273,6 +273,32 @@ async fn pre_authorized_flow_issues_a_verifiable_chain_and_revokes() {
     acme.post(&key, Some(&kid), "/acme/revoke-cert", Some(revoke)).await.problem(400, "alreadyRevoked");
 }
 
+#[tokio::test]
+async fn a_previews_acme_certificate_is_revoked_when_it_is_deleted() {
+    let acme = setup(AcmeConfig::default(), "").await;
+    let (f, hr) = (&acme.f, &acme.hr);
+    let web = json!({"name": "web", "team": "hr", "env": "dev", "target": {"cname": "lb.company.com"},
+                     "owner": "hr", "exposure": "internal", "data_class": "public"});
+    assert_eq!(f.post("/api/v1/apps", hr, web).await.status, StatusCode::CREATED);
+    let preview = "/api/v1/apps/web.hr.dev.apps.company.com/previews";
+    let made = f.post(preview, hr, json!({"pr": 3, "target": {"a": ["192.0.2.1"]}})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let name = "pr-3.web.hr.preview.apps.company.com";
+    let key = TestKey::es256();
+    let kid = acme.account(&key).await;
+    let order = acme.order(&key, &kid, &[name]).await;
+    assert_eq!(order.json()["status"], "ready", "{}", order.json());
+    let done = acme.finalize(&key, &kid, &order.json(), &csr(f.dir.path(), P256, &[name])).await;
+    let cert_url = done.json()["certificate"].as_str().unwrap().to_owned();
+    let serial = cert_url.rsplit('/').next().unwrap();
+    let ca = f.state.config.ca.clone().unwrap();
+    let revoked = || ca.store().get(serial).unwrap().unwrap().revoked.map(|r| r.reason);
+    assert_eq!(revoked(), None);
+    let deleted = f.call(Method::DELETE, &format!("{preview}/pr-3"), Some(hr), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    assert_eq!(revoked(), Some(ca::pki::RevocationReason::CessationOfOperation));
+}
+
 /// Set in the child process of [`a_finalized_certificate_survives_a_crash`].
 const CRASH_CHILD: &str = "NAMEPLATE_TEST_ACME_CRASH";
 
