@@ -13,7 +13,7 @@ use zones::{ChangeSet, Name, Op, Transaction};
 
 use crate::audit::Audit;
 use crate::zones_catalog::text;
-use crate::{ApiError, AppState, teams, usage};
+use crate::{ApiError, AppState, teams};
 
 impl AppState {
     /// Applies `change` (one zone's UPDATE, prerequisites already checked)
@@ -37,8 +37,8 @@ impl AppState {
         if entry.from_serial == entry.to_serial {
             return Ok(None);
         }
-        let before = usage::records(policy, &snapshot, &label);
-        let after = usage::records(policy, &snapshot.with_zone(Arc::new(next)), &label);
+        let before = self.0.record_counts.records(policy, &snapshot, &label);
+        let after = self.0.record_counts.records(policy, &snapshot.with_zone(Arc::new(next)), &label);
         let delta = i64::try_from(after).unwrap_or(i64::MAX).saturating_sub(i64::try_from(before).unwrap_or(i64::MAX));
         let record = teams::get(store, team)?.ok_or_else(|| ApiError::NotFound(format!("no team {team}")))?;
         let current = policy::Usage { records: before, ..Default::default() };

@@ -147,6 +147,8 @@ pub struct App {
     writer: Mutex<()>,
     /// The request counter and the injected sources `/metrics` renders.
     metrics: metrics::Metrics,
+    /// Each team's records per zone, for quota checks.
+    record_counts: usage::RecordCounts,
 }
 
 /// The router's state: the shared [`App`].
@@ -173,7 +175,13 @@ impl AppState {
         sources: Vec<Arc<dyn MetricsSource>>,
     ) -> Self {
         let metrics = metrics::Metrics::new(sources);
-        Self(Arc::new(App { store, clock, config, writer: Mutex::new(()), metrics }))
+        let record_counts = usage::RecordCounts::default();
+        Self(Arc::new(App { store, clock, config, writer: Mutex::new(()), metrics, record_counts }))
+    }
+
+    /// Each team's records per zone, for quota checks (shared).
+    pub(crate) fn record_counts(&self) -> usage::RecordCounts {
+        self.0.record_counts.clone()
     }
 
     /// Runs `job` on a blocking thread (writes flush synchronously) with the

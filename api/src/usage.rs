@@ -1,32 +1,115 @@
 //! What a team uses now, for quota checks.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use policy::{Label, Owner, Policy, Usage};
-use zones::{Store, ZoneSet};
+use zones::{Name, Store, Zone, ZoneSet};
 
 use crate::zones_catalog::{self, ZoneKind};
 use crate::{ApiError, apps_catalog, previews_catalog};
 
-/// The records in every zone at names `team` owns.
-pub(crate) fn records(policy: &Policy, zones: &ZoneSet, team: &Label) -> u64 {
-    let mut count = 0u64;
-    for zone in zones.zones() {
+/// Each team's records in each zone version, kept so that a count walks
+/// only the zones that changed since the last one (a quota check per write
+/// would otherwise walk every record of every zone: tens of milliseconds
+/// for a platform zone of 10,000 apps). Clones share the counts.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RecordCounts(Arc<Mutex<HashMap<Name, ZoneCounts>>>);
+
+/// The records per team of one zone version.
+#[derive(Debug)]
+struct ZoneCounts {
+    /// The version counted. Held, so that its address is not reused by
+    /// another version while the entry lives.
+    zone: Arc<Zone>,
+    teams: HashMap<Label, u64>,
+}
+
+impl RecordCounts {
+    /// The records in every zone of `zones` at names `team` owns.
+    pub(crate) fn records(&self, policy: &Policy, zones: &ZoneSet, team: &Label) -> u64 {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut total = 0u64;
+        for zone in zones.zones() {
+            let counted = counts.get(zone.apex()).is_some_and(|c| Arc::ptr_eq(&c.zone, zone));
+            if !counted {
+                counts.insert(zone.apex().clone(), ZoneCounts::of(policy, zone));
+            }
+            let in_zone = counts.get(zone.apex()).and_then(|c| c.teams.get(team)).copied().unwrap_or(0);
+            total = total.saturating_add(in_zone);
+        }
+        counts.retain(|apex, _| zones.get(apex).is_some());
+        total
+    }
+}
+
+impl ZoneCounts {
+    /// Counts the records of `zone` by the team that owns their names.
+    fn of(policy: &Policy, zone: &Arc<Zone>) -> ZoneCounts {
+        let mut teams: HashMap<Label, u64> = HashMap::new();
         for set in zone.rrsets() {
-            if policy.scheme.owner(set.name(), zone.apex()) == Owner::Team(team.clone()) {
-                count = count.saturating_add(set.rdatas().len() as u64);
+            if let Owner::Team(team) = policy.scheme.owner(set.name(), zone.apex()) {
+                let count = teams.entry(team).or_default();
+                *count = count.saturating_add(set.rdatas().len() as u64);
             }
         }
+        ZoneCounts { zone: Arc::clone(zone), teams }
     }
-    count
 }
 
 /// `team`'s apps (live or pending), previews, hosted zones and records.
-pub(crate) fn of_team(store: &Store, policy: &Policy, team: &Label) -> Result<Usage, ApiError> {
+pub(crate) fn of_team(store: &Store, policy: &Policy, counts: &RecordCounts, team: &Label) -> Result<Usage, ApiError> {
     let hosted =
         zones_catalog::list(store)?.iter().filter(|z| z.team == team.as_str() && z.kind == ZoneKind::Hosted).count()
             as u64;
-    let records = records(policy, &store.snapshot(), team);
+    let records = counts.records(policy, &store.snapshot(), team);
     let apps =
         apps_catalog::list(store)?.iter().filter(|a| a.team == team.as_str() && a.status.is_active()).count() as u64;
     let previews = previews_catalog::list(store)?.iter().filter(|p| p.team == team.as_str()).count() as u64;
     Ok(Usage { apps, previews, hosted_zones: hosted, records })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test reports failure
+mod tests {
+    use super::*;
+
+    const BASE: &str = "$ORIGIN apps.company.com.
+@ 3600 IN SOA ns1 hostmaster.company.com. 1 3600 600 604800 60
+@ 3600 IN NS ns1
+ns1 3600 IN A 127.0.0.1
+web.hr.dev 300 IN A 192.0.2.1
+web.hr.dev 300 IN A 192.0.2.2
+api.ops.dev 300 IN TXT \"ops\"
+";
+
+    fn zone(text: &str) -> Arc<Zone> {
+        Arc::new(zones::zonefile::parse(text, None).unwrap())
+    }
+
+    fn policy() -> Policy {
+        Policy::new(&policy::PolicyConfig::default(), policy::RiskGate::default()).unwrap()
+    }
+
+    #[test]
+    fn counts_follow_each_zone_version_and_forget_removed_zones() {
+        let (policy, counts) = (policy(), RecordCounts::default());
+        let (hr, ops) = (Label::new("hr").unwrap(), Label::new("ops").unwrap());
+        let first = ZoneSet::default().with_zone(zone(BASE));
+        assert_eq!((counts.records(&policy, &first, &hr), counts.records(&policy, &first, &ops)), (2, 1));
+        let team_zone = "$ORIGIN hr.apps.company.com.\n@ 3600 IN SOA ns1 h.company.com. 1 3600 600 604800 60\n";
+        let team_zone = zone(&format!("{team_zone}@ 3600 IN NS ns1.apps.company.com.\nx 60 IN TXT \"a\"\n"));
+        let more = format!("{BASE}shop.hr.dev 300 IN AAAA 2001:db8::1\n");
+        let second = first.with_zone(zone(&more)).with_zone(team_zone);
+        // Three in the new platform zone, and the team zone's SOA, NS and TXT.
+        assert_eq!(
+            counts.records(&policy, &second, &hr),
+            6,
+            "a new version of a zone is counted again, a new zone too"
+        );
+        assert_eq!(counts.records(&policy, &first, &hr), 2, "and so is an older one");
+        assert_eq!(counts.0.lock().unwrap().len(), 1, "the entry of a zone no longer in the set is dropped");
+        let apex: Name = "apps.company.com.".parse().unwrap();
+        assert_eq!(counts.records(&policy, &first.without_zone(&apex), &hr), 0);
+    }
 }

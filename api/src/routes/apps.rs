@@ -88,6 +88,7 @@ pub(crate) async fn create(
     Json(body): Json<NewApp>,
 ) -> Result<Response, ApiError> {
     let policy = state.config.policy.clone();
+    let counts = state.record_counts();
     let by = who.clone();
     let registered = state
         .write(move |store, now| {
@@ -115,7 +116,7 @@ pub(crate) async fn create(
                 return Err(ApiError::Conflict(format!("{fqdn} holds records already; remove them first")));
             }
             let limits = team_record.limits(&policy)?;
-            let current = usage::of_team(store, &policy, &team)?;
+            let current = usage::of_team(store, &policy, &counts, &team)?;
             let delta = policy::UsageDelta { apps: 1, records: body.target.records(), ..Default::default() };
             limits.check(&current, &delta)?;
 

@@ -50,6 +50,7 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let app = parse_name("app", &app)?;
     let policy = state.config.policy.clone();
+    let counts = state.record_counts();
     let by = who.clone();
     let created = state
         .write(move |store, now| {
@@ -78,7 +79,7 @@ pub(crate) async fn create(
             let team = name.team().clone();
             let team_record =
                 teams::get(store, team.as_str())?.ok_or_else(|| ApiError::NotFound(format!("no team {team}")))?;
-            let current = usage::of_team(store, &policy, &team)?;
+            let current = usage::of_team(store, &policy, &counts, &team)?;
             let delta = policy::UsageDelta { previews: 1, records: body.target.records(), ..Default::default() };
             team_record.limits(&policy)?.check(&current, &delta)?;
 

@@ -49,6 +49,7 @@ fn check_admin(who: &Principal, policy: &policy::Policy) -> Result<(), ApiError>
 fn check_publishable(
     store: &zones::Store,
     policy: &policy::Policy,
+    counts: &usage::RecordCounts,
     app: &AppRecord,
     name: &policy::AppName,
 ) -> Result<(), ApiError> {
@@ -59,7 +60,7 @@ fn check_publishable(
     }
     let team = teams::get(store, name.team().as_str())?
         .ok_or_else(|| ApiError::NotFound(format!("no team {}", name.team())))?;
-    let current = usage::of_team(store, policy, name.team())?;
+    let current = usage::of_team(store, policy, counts, name.team())?;
     let delta = policy::UsageDelta { records: app.target.records(), ..Default::default() };
     team.limits(policy)?.check(&current, &delta)?;
     Ok(())
@@ -85,6 +86,7 @@ pub(crate) async fn decide(
 ) -> Result<axum::Json<ReviewRecord>, ApiError> {
     check_admin(&who, &state.config.policy)?;
     let policy = state.config.policy.clone();
+    let counts = state.record_counts();
     let by = who.clone();
     let review = state
         .write(move |store, now| {
@@ -102,7 +104,7 @@ pub(crate) async fn decide(
             (review.status, app.status) = match body.decision {
                 Decision::Approve => {
                     let parsed = policy.scheme.parse(&app.name()?)?;
-                    check_publishable(store, &policy, &app, &parsed)?;
+                    check_publishable(store, &policy, &counts, &app, &parsed)?;
                     let mut change = ChangeSet::new(parsed.zone(), by.author(), format!("api: review {id} approved"));
                     change.push(app.publish()?);
                     tx.change(change);

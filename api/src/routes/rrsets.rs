@@ -14,7 +14,7 @@ use crate::extract::{Json, Path};
 use crate::pdns::{self, ChangeType, RRsetPatch, RRsetView, RRsets};
 use crate::routes::zones::check_read;
 use crate::zones_catalog::{self, parse_name, text};
-use crate::{ApiError, AppState, PLATFORM_TEAM, teams, usage};
+use crate::{ApiError, AppState, PLATFORM_TEAM, teams};
 
 /// `GET /zones/{zone}/rrsets`: every RRset of the zone, by name and type (a
 /// delegated zone for the admin and its team; a platform zone for any token).
@@ -56,6 +56,7 @@ pub(crate) async fn patch(
 ) -> Result<StatusCode, ApiError> {
     let apex = parse_name("zone", &zone)?;
     let policy = state.config.policy.clone();
+    let counts = state.record_counts();
     let by = who.clone();
     let count = body.rrsets.len();
     let serial = state
@@ -88,7 +89,7 @@ pub(crate) async fn patch(
                     teams::get(store, &by.team)?.ok_or_else(|| ApiError::NotFound(format!("no team {}", by.team)))?;
                 let limits = team.limits(&policy)?;
                 let current = policy::Usage {
-                    records: usage::records(&policy, &store.snapshot(), &principal.team),
+                    records: counts.records(&policy, &store.snapshot(), &principal.team),
                     ..Default::default()
                 };
                 limits.check(&current, &UsageDelta { records: delta, ..Default::default() })?;

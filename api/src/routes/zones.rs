@@ -159,6 +159,7 @@ pub(crate) async fn create(
     Json(body): Json<NewZone>,
 ) -> Result<Response, ApiError> {
     let policy = state.config.policy.clone();
+    let counts = state.record_counts();
     let catalog = state.config.catalog_zone.clone();
     let by = who.clone();
     let created = state
@@ -213,7 +214,7 @@ pub(crate) async fn create(
                         ));
                     }
                     let limits = team_record.limits(&policy)?;
-                    let current = usage::of_team(store, &policy, &team)?;
+                    let current = usage::of_team(store, &policy, &counts, &team)?;
                     limits.check(&current, &policy::UsageDelta { hosted_zones: 1, ..Default::default() })?;
                     tx.put_zone(child_zone(&apex, parent_zone, &platform_ns)?, &by.author(), "api: hosted zone");
                     let mut ns = RRset::new(&apex, RecordType::NS, platform_ns.ttl());
