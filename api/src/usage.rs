@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use policy::{Label, Owner, Policy, Usage};
-use zones::{Name, Store, Zone, ZoneSet};
+use zones::{Name, RRset, Store, Zone, ZoneSet};
 
 use crate::zones_catalog::{self, ZoneKind};
 use crate::{ApiError, apps_catalog, previews_catalog};
@@ -33,7 +33,11 @@ impl RecordCounts {
         for zone in zones.zones() {
             let counted = counts.get(zone.apex()).is_some_and(|c| Arc::ptr_eq(&c.zone, zone));
             if !counted {
-                counts.insert(zone.apex().clone(), ZoneCounts::of(policy, zone));
+                let next = match counts.remove(zone.apex()) {
+                    Some(earlier) => earlier.advanced(policy, zone),
+                    None => ZoneCounts::of(policy, zone),
+                };
+                counts.insert(zone.apex().clone(), next);
             }
             let in_zone = counts.get(zone.apex()).and_then(|c| c.teams.get(team)).copied().unwrap_or(0);
             total = total.saturating_add(in_zone);
@@ -46,14 +50,36 @@ impl RecordCounts {
 impl ZoneCounts {
     /// Counts the records of `zone` by the team that owns their names.
     fn of(policy: &Policy, zone: &Arc<Zone>) -> ZoneCounts {
-        let mut teams: HashMap<Label, u64> = HashMap::new();
+        let mut counts = ZoneCounts { zone: Arc::clone(zone), teams: HashMap::new() };
         for set in zone.rrsets() {
-            if let Owner::Team(team) = policy.scheme.owner(set.name(), zone.apex()) {
-                let count = teams.entry(team).or_default();
-                *count = count.saturating_add(set.rdatas().len() as u64);
-            }
+            counts.count(policy, set, true);
         }
-        ZoneCounts { zone: Arc::clone(zone), teams }
+        counts
+    }
+
+    /// The counts of `zone`, a later (or other) version of the same zone,
+    /// from these: only the RRsets at names the versions do not share are
+    /// looked at ([`Zone::rrsets_changed_since`]).
+    fn advanced(mut self, policy: &Policy, zone: &Arc<Zone>) -> ZoneCounts {
+        let earlier = std::mem::replace(&mut self.zone, Arc::clone(zone));
+        let (gone, new) = zone.rrsets_changed_since(&earlier);
+        for set in gone {
+            self.count(policy, set, false);
+        }
+        for set in new {
+            self.count(policy, set, true);
+        }
+        self.teams.retain(|_, count| *count > 0);
+        self
+    }
+
+    /// Adds (or takes away) the records of `set` to its owner's count.
+    fn count(&mut self, policy: &Policy, set: &RRset, added: bool) {
+        if let Owner::Team(team) = policy.scheme.owner(set.name(), self.zone.apex()) {
+            let count = self.teams.entry(team).or_default();
+            let records = set.rdatas().len() as u64;
+            *count = if added { count.saturating_add(records) } else { count.saturating_sub(records) };
+        }
     }
 }
 
@@ -109,6 +135,15 @@ api.ops.dev 300 IN TXT \"ops\"
         );
         assert_eq!(counts.records(&policy, &first, &hr), 2, "and so is an older one");
         assert_eq!(counts.0.lock().unwrap().len(), 1, "the entry of a zone no longer in the set is dropped");
+        let platform = first.zones()[0].clone();
+        let mut change = zones::ChangeSet::new(platform.apex(), "test", "");
+        change.push(zones::Op::RemoveName("web.hr.dev.apps.company.com.".parse().unwrap()));
+        let (changed, _) = change.apply(&platform, std::time::SystemTime::UNIX_EPOCH).unwrap();
+        let third = first.with_zone(Arc::new(changed));
+        assert_eq!(counts.records(&policy, &third, &hr), 0, "counted from the change: the two A records are gone");
+        assert_eq!(counts.records(&policy, &third, &ops), 1);
+        let fresh = ZoneCounts::of(&policy, third.zones()[0]).teams;
+        assert_eq!(counts.0.lock().unwrap().values().next().unwrap().teams, fresh, "as a full count finds");
         let apex: Name = "apps.company.com.".parse().unwrap();
         assert_eq!(counts.records(&policy, &first.without_zone(&apex), &hr), 0);
     }

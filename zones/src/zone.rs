@@ -98,6 +98,34 @@ impl Zone {
         names.into_iter().flat_map(|n| self.nodes[n].rrsets.iter()).collect()
     }
 
+    /// What differs from `earlier`, another version of this zone: the
+    /// RRsets `earlier` has, then those this version has, at every name
+    /// whose node the two do not share. A change copies the zone sharing
+    /// the nodes it does not touch, so the cost is one pointer comparison
+    /// per name plus the changed RRsets.
+    pub fn rrsets_changed_since<'a>(&'a self, earlier: &'a Zone) -> (Vec<&'a RRset>, Vec<&'a RRset>) {
+        let (mut gone, mut new) = (Vec::new(), Vec::new());
+        let mut in_both = 0;
+        for (name, node) in &self.nodes {
+            match earlier.nodes.get(name) {
+                Some(old) => {
+                    in_both += 1;
+                    if !Arc::ptr_eq(old, node) {
+                        gone.extend(old.rrsets.iter());
+                        new.extend(node.rrsets.iter());
+                    }
+                }
+                None => new.extend(node.rrsets.iter()),
+            }
+        }
+        // Names only `earlier` has, looked for only when there are some.
+        if in_both < earlier.nodes.len() {
+            let removed = earlier.nodes.iter().filter(|(name, _)| !self.nodes.contains_key(*name));
+            gone.extend(removed.flat_map(|(_, old)| old.rrsets.iter()));
+        }
+        (gone, new)
+    }
+
     /// How many records the zone holds.
     pub fn record_count(&self) -> usize {
         self.nodes.values().flat_map(|n| n.rrsets.iter()).map(|s| s.rdatas().len()).sum()
@@ -276,6 +304,23 @@ mod tests {
         let zone = change(&change(&zone, Op::Remove(deep_txt())), Op::RemoveName(name("x.c.d.example.com.")));
         assert_eq!(zone.rrsets_at(&name("d.example.com.")), None, "child counts stayed right");
         assert_eq!(zone.record_count(), 3);
+    }
+
+    #[test]
+    fn a_diff_between_versions_holds_the_changed_names_only() {
+        let before = zone();
+        let after = change(&before, Op::Remove(deep_txt()));
+        let (gone, new) = after.rrsets_changed_since(&before);
+        let names = |sets: &[&RRset]| sets.iter().map(|s| s.name().to_ascii()).collect::<Vec<_>>();
+        assert!(names(&gone).contains(&"a.b.c.d.example.com.".to_owned()), "{:?}", names(&gone));
+        for shared in ["ns.example.com.", "x.c.d.example.com."] {
+            assert!(!names(&gone).contains(&shared.to_owned()) && !names(&new).contains(&shared.to_owned()));
+        }
+        let records = |sets: &[&RRset]| sets.iter().map(|s| s.rdatas().len()).sum::<usize>();
+        assert_eq!(after.record_count() + records(&gone), before.record_count() + records(&new));
+        assert_eq!(before.rrsets_changed_since(&after).0.len(), new.len(), "the other way round");
+        let (none, nothing) = after.rrsets_changed_since(&after);
+        assert!(none.is_empty() && nothing.is_empty());
     }
 
     #[test]
