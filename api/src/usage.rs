@@ -19,8 +19,9 @@ pub(crate) struct RecordCounts(Arc<Mutex<HashMap<Name, ZoneCounts>>>);
 /// The records per team of one zone version.
 #[derive(Debug)]
 struct ZoneCounts {
-    /// The version counted. Held, so that its address is not reused by
-    /// another version while the entry lives.
+    /// The version counted, and the base the next version is diffed
+    /// against. Held, so that its address is not reused by another version
+    /// while the entry lives.
     zone: Arc<Zone>,
     teams: HashMap<Label, u64>,
 }
@@ -31,16 +32,14 @@ impl RecordCounts {
         let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let mut total = 0u64;
         for zone in zones.zones() {
-            let counted = counts.get(zone.apex()).is_some_and(|c| Arc::ptr_eq(&c.zone, zone));
-            if !counted {
-                let next = match counts.remove(zone.apex()) {
-                    Some(earlier) => earlier.advanced(policy, zone),
-                    None => ZoneCounts::of(policy, zone),
-                };
-                counts.insert(zone.apex().clone(), next);
-            }
-            let in_zone = counts.get(zone.apex()).and_then(|c| c.teams.get(team)).copied().unwrap_or(0);
-            total = total.saturating_add(in_zone);
+            let current = match counts.get_mut(zone.apex()) {
+                Some(current) => {
+                    current.advance(policy, zone);
+                    current
+                }
+                None => counts.entry(zone.apex().clone()).or_insert_with(|| ZoneCounts::of(policy, zone)),
+            };
+            total = total.saturating_add(current.teams.get(team).copied().unwrap_or(0));
         }
         counts.retain(|apex, _| zones.get(apex).is_some());
         total
@@ -57,10 +56,13 @@ impl ZoneCounts {
         counts
     }
 
-    /// The counts of `zone`, a later (or other) version of the same zone,
-    /// from these: only the RRsets at names the versions do not share are
-    /// looked at ([`Zone::rrsets_changed_since`]).
-    fn advanced(mut self, policy: &Policy, zone: &Arc<Zone>) -> ZoneCounts {
+    /// Moves these counts to `zone`, a later (or other) version of the same
+    /// zone, unless they are its already: only the RRsets at names the
+    /// versions do not share are looked at ([`Zone::rrsets_changed_since`]).
+    fn advance(&mut self, policy: &Policy, zone: &Arc<Zone>) {
+        if Arc::ptr_eq(&self.zone, zone) {
+            return;
+        }
         let earlier = std::mem::replace(&mut self.zone, Arc::clone(zone));
         let (gone, new) = zone.rrsets_changed_since(&earlier);
         for set in gone {
@@ -70,7 +72,6 @@ impl ZoneCounts {
             self.count(policy, set, true);
         }
         self.teams.retain(|_, count| *count > 0);
-        self
     }
 
     /// Adds (or takes away) the records of `set` to its owner's count.
