@@ -8,7 +8,10 @@
 //!   an hr token through the records API and checked by the CA in-process.
 //!
 //! Both chains verify with `openssl verify`, and an order for another
-//! team's name is refused.
+//! team's name is refused. The dns-01 certificate is then revoked through
+//! the API (`POST /api/v1/certs/{serial}/revoke`), which holds ACME's
+//! certificates to the same team check, and ACME's revokeCert sees it
+//! revoked.
 
 use std::fs;
 use std::path::Path;
@@ -16,7 +19,7 @@ use std::time::Duration;
 
 use instant_acme::{
     Account, AuthorizationStatus, ChallengeType, ExternalAccountKey, Identifier, NewAccount, NewOrder, Order,
-    OrderStatus, RetryPolicy,
+    OrderStatus, RetryPolicy, RevocationRequest,
 };
 use nameplate_tests::Server;
 use nameplate_tests::acme_client::ReqwestClient;
@@ -135,6 +138,31 @@ fn instant_acme_passes_dns01_published_through_the_api() {
         authz.challenge(ChallengeType::Dns01).expect("dns-01").set_ready().await.expect("challenge ready");
         assert_eq!(order.poll_ready(&retries()).await.expect("poll"), OrderStatus::Ready);
         finalize_and_verify(&mut order, dir.path(), &server).await;
-        drop(account);
+    });
+
+    let leaf = dir.path().join("leaf.pem");
+    let leaf = leaf.to_str().expect("utf-8 path");
+    let printed = openssl(&["x509", "-noout", "-serial", "-in", leaf]).expect("openssl").stdout;
+    let serial = printed.trim().strip_prefix("serial=").expect("openssl prints serial=HEX").to_ascii_lowercase();
+    let revoke = format!("/api/v1/certs/{serial}/revoke");
+    let ops = admin.with_token(&mint(&admin, "ops", "owner"));
+    let refused = ops.post(&revoke, &json!({})).expect("revoke by ops");
+    refused.expect_problem(403, "forbidden").expect("an ACME certificate of hr is not ops' to revoke");
+    hr.post(&revoke, &json!({"reason": 4})).expect("revoke").expect_status(204).expect("hr revokes its certificate");
+    let again = hr.post(&revoke, &json!({})).expect("revoke again");
+    again.expect_problem(409, "conflict").expect("revoked already");
+
+    let der = dir.path().join("leaf.der");
+    let der_path = der.to_str().expect("utf-8 path");
+    openssl(&["x509", "-in", leaf, "-outform", "DER", "-out", der_path]).expect("openssl DER");
+    let certificate = rustls_pki_types::CertificateDer::from(fs::read(&der).expect("leaf DER"));
+    runtime.block_on(async {
+        let request = RevocationRequest { certificate: &certificate, reason: None };
+        let problem = match account.revoke(&request).await {
+            Err(instant_acme::Error::Api(problem)) => problem,
+            Err(other) => panic!("revokeCert: {other}"),
+            Ok(()) => panic!("ACME revoked a certificate the API had revoked already"),
+        };
+        assert_eq!(problem.r#type.as_deref(), Some("urn:ietf:params:acme:error:alreadyRevoked"), "{problem:?}");
     });
 }
