@@ -6,7 +6,9 @@
 //!
 //! - lego (EAB from the API) publishes the TXT record at Knot with its
 //!   `rfc2136` provider and a TSIG key Knot accepts; the certificate's
-//!   chain verifies, and nameplate never held the record.
+//!   chain verifies, and nameplate never held the record. The same works
+//!   when the delegation's nameserver has no glue, being named in another
+//!   zone served here (team ops'), whose address record the CA reads.
 //! - With 30 stale TXT records at the name, Knot truncates its UDP answer
 //!   (with no records in it), so the CA must ask again over TCP; lego's
 //!   `exec` provider adds the record with `nsupdate`, keeping the others.
@@ -66,19 +68,28 @@ fn knot(dir: &Path, filler: bool, www: IpAddr) -> Knot {
     Knot::start(dir, ZONE, &zone_file(filler, www), &key).expect("knotd starts (apt-get install knot)")
 }
 
+/// A nameserver outside hr's zone, so without glue: its address is in
+/// team ops' zone, served here ([`serve_unglued_ns`]).
+const UNGLUED_NS: &str = "ns.ops.apps.company.com";
+
 /// nameplate (pre-authorization off, delegated nameservers asked on
 /// `knot.port()`, http-01 fetched from `http01_port` when given) with team
 /// hr, whose owner has delegated hr's zone to `ns1.hr.apps.company.com` =
 /// 127.0.0.1 through the API.
 fn setup(dir: &Path, knot: SocketAddr, http01_port: Option<u16>) -> (Server, Api) {
+    let glued = json!([{"name": format!("ns1.{ZONE}"), "addresses": ["127.0.0.1"]}]);
+    setup_with(dir, knot, http01_port, glued)
+}
+
+/// [`setup`], with hr's zone delegated to `nameservers` (the API's form).
+fn setup_with(dir: &Path, knot: SocketAddr, http01_port: Option<u16>, nameservers: serde_json::Value) -> (Server, Api) {
     let mut config = format!("[acme]\npre_authorize = false\nexternal_dns_port = {}\n", knot.port());
     if let Some(port) = http01_port {
         config.push_str(&format!("http01_port = {port}\n"));
     }
     let (server, admin) = start_with_team_https(dir, &config, "hr");
     let owner = admin.with_token(&mint(&admin, "hr", "owner"));
-    let zone = json!({"name": ZONE, "team": "hr", "kind": "external",
-        "nameservers": [{"name": format!("ns1.{ZONE}"), "addresses": ["127.0.0.1"]}]});
+    let zone = json!({"name": ZONE, "team": "hr", "kind": "external", "nameservers": nameservers});
     owner.post("/api/v1/zones", &zone).expect("delegate hr").expect_status(201).expect("201");
     (server, admin)
 }
@@ -142,6 +153,34 @@ fn lego_gets_a_certificate_through_dns01_answered_by_the_teams_knot() {
     assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}\nknot:\n{}", out.text(), server.log_tail(), knot.log());
     check_issued(dir.path(), &lego_dir, &admin);
     assert!(knot.log().contains("DDNS, processing"), "Knot took lego's UPDATE:\n{}", knot.log());
+}
+
+/// Team ops, its hosted zone and [`UNGLUED_NS`] = 127.0.0.1 in it.
+fn serve_unglued_ns(admin: &Api) {
+    admin.post("/api/v1/teams", &json!({"name": "ops"})).expect("team ops").expect_status(201).expect("201");
+    let zone = json!({"name": "ops.apps.company.com", "team": "ops", "kind": "hosted"});
+    admin.post("/api/v1/zones", &zone).expect("ops' zone").expect_status(201).expect("201");
+    let address = json!({"rrsets": [{"name": format!("{UNGLUED_NS}."), "type": "A", "ttl": 60,
+        "changetype": "REPLACE", "records": [{"content": "127.0.0.1"}]}]});
+    let written = admin.patch("/api/v1/zones/ops.apps.company.com/rrsets", &address).expect("PATCH rrsets");
+    written.expect_status(204).expect("the nameserver's address is in ops' zone");
+}
+
+#[test]
+fn a_nameserver_without_glue_is_found_in_the_zones_served_here() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let knot = knot(&dir.path().join("knot"), false, NO_HTTP);
+    let (server, admin) = setup_with(dir.path(), knot.addr(), None, json!([{"name": UNGLUED_NS}]));
+    serve_unglued_ns(&admin);
+    let referral = dns::ask(server.addr(), NAME, RecordType::A).expect("nameplate answers");
+    let delegated_to: Vec<String> = referral.authorities.iter().map(|r| r.data.to_string()).collect();
+    assert_eq!(delegated_to, [format!("{UNGLUED_NS}.")], "the referral names the unglued nameserver: {referral:?}");
+    assert!(referral.additionals.iter().all(|r| r.record_type() != RecordType::A), "no glue: {referral:?}");
+    let lego_dir = dir.path().join("lego");
+    let cmd = lego_rfc2136(&lego_dir, knot.addr(), &(KEY.to_owned(), SECRET.to_owned()));
+    let out = run_lego(&mut with_acme(cmd, &server, &admin));
+    assert!(out.ok(), "lego failed:\n{}\nnameplate:\n{}\nknot:\n{}", out.text(), server.log_tail(), knot.log());
+    check_issued(dir.path(), &lego_dir, &admin);
 }
 
 #[test]
