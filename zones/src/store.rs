@@ -241,7 +241,7 @@ impl Store {
                 None => stage.remove(catalog_key(&key)),
             }
         }
-        stage.changed |= event && audit.is_some();
+        stage.changed |= event; // an event always carries its note
         if stage.changed
             && let Some(note) = audit
         {
